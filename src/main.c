@@ -1,0 +1,194 @@
+/*
+ * main.c -- raft-sentinel's entry point.  It only wires: command line,
+ * configuration, logging, the libevent base and signals.  It owns the
+ * process's mutable state (the app struct below).
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config/config.h"
+#include "util/log.h"
+
+typedef struct app {
+    config *cfg;
+    struct event_base *base;
+    struct event *ev_term;
+    struct event *ev_int;
+    struct event *ev_hup;
+} app;
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: raft-sentinel --config FILE [--test-config]\n"
+            "       raft-sentinel --version | --help\n"
+            "\n"
+            "  -c, --config FILE     run one monitor with this configuration\n"
+            "  -t, --test-config     validate the configuration, print "
+            "problems, exit 0 (valid) or 1\n"
+            "  -p, --print-config    print the effective configuration "
+            "(secrets masked) and exit\n"
+            "  -v, --version         print the version and exit\n"
+            "  -h, --help            print this help and exit\n"
+            "\n"
+            "Signals: TERM/INT stop cleanly, HUP reloads reloadable settings "
+            "and reopens log_file.\n");
+}
+
+static void
+apply_logging(const config *cfg)
+{
+    log_set_level((log_level)cfg->sentinel.log_level);
+    if (log_open(cfg->sentinel.log_file) < 0)
+        log_warning("cannot open log_file %s: %s; logging to stderr",
+                    cfg->sentinel.log_file, strerror(errno));
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    app *a = arg;
+    log_notice("received %s, shutting down",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopexit(a->base, NULL);
+}
+
+/* SIGHUP: validate the whole file first; only a valid file changes
+ * anything, so a typo at 3 a.m. never half-applies. */
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    app *a = arg;
+    log_notice("received SIGHUP, reloading %s", a->cfg->path);
+    config *next = config_load(a->cfg->path);
+    if (next == NULL) {
+        log_warning("config reload failed: out of memory; keeping the "
+                    "running configuration");
+        return;
+    }
+    if (next->nerrors > 0) {
+        for (int i = 0; i < next->nerrors; i++)
+            log_warning("config reload rejected: %s", next->errors[i]);
+        log_warning("config reload rejected (%d problem%s); keeping the "
+                    "running configuration", next->nerrors,
+                    next->nerrors == 1 ? "" : "s");
+        config_free(next);
+        return;
+    }
+    int changed = config_apply_reload(a->cfg, next);
+    config_free(next);
+    apply_logging(a->cfg);
+    if (log_reopen() < 0)
+        log_warning("cannot reopen log_file: %s", strerror(errno));
+    log_notice("config reloaded: %d setting%s changed", changed,
+               changed == 1 ? "" : "s");
+}
+
+static int
+run(app *a)
+{
+    a->base = event_base_new();
+    if (a->base == NULL) {
+        log_warning("cannot create the event loop");
+        return EXIT_FAILURE;
+    }
+    a->ev_term = evsignal_new(a->base, SIGTERM, on_stop, a);
+    a->ev_int = evsignal_new(a->base, SIGINT, on_stop, a);
+    a->ev_hup = evsignal_new(a->base, SIGHUP, on_reload, a);
+    if (!a->ev_term || !a->ev_int || !a->ev_hup || evsignal_add(a->ev_term, NULL) ||
+        evsignal_add(a->ev_int, NULL) || evsignal_add(a->ev_hup, NULL)) {
+        log_warning("cannot install signal handlers");
+        return EXIT_FAILURE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    const config_sentinel *s = &a->cfg->sentinel;
+    log_notice("raft-sentinel %s starting: id %s, admin port %d, raft port "
+               "%d, %d peer%s, %d monitored set%s", PACKAGE_VERSION, s->id,
+               s->port, s->raft_port, a->cfg->npeers,
+               a->cfg->npeers == 1 ? "" : "s", a->cfg->nmasters,
+               a->cfg->nmasters == 1 ? "" : "s");
+    event_base_dispatch(a->base);
+    log_notice("raft-sentinel %s stopped", s->id);
+    return EXIT_SUCCESS;
+}
+
+static void
+app_free(app *a)
+{
+    if (a->ev_term)
+        event_free(a->ev_term);
+    if (a->ev_int)
+        event_free(a->ev_int);
+    if (a->ev_hup)
+        event_free(a->ev_hup);
+    if (a->base)
+        event_base_free(a->base);
+    config_free(a->cfg);
+    log_close();
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test-config", no_argument, NULL, 't'},
+        {"print-config", no_argument, NULL, 'p'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    bool test = false, print = false;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:tpvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 't': test = true; break;
+        case 'p': print = true; break;
+        case 'v': printf("raft-sentinel %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (path == NULL || optind != argc) {
+        usage(stderr);
+        return 1;
+    }
+
+    app a = {0};
+    a.cfg = config_load(path);
+    if (a.cfg == NULL) {
+        fprintf(stderr, "raft-sentinel: out of memory\n");
+        return 1;
+    }
+    if (a.cfg->nerrors > 0) {
+        config_print_errors(a.cfg, stderr);
+        fprintf(stderr, "raft-sentinel: %s: %d problem%s, not %s\n", path,
+                a.cfg->nerrors, a.cfg->nerrors == 1 ? "" : "s",
+                test ? "valid" : "starting");
+        app_free(&a);
+        return 1;
+    }
+    if (test || print) {
+        if (print)
+            config_print(a.cfg, stdout, false);
+        else
+            printf("raft-sentinel: %s: configuration is valid\n", path);
+        app_free(&a);
+        return 0;
+    }
+    apply_logging(a.cfg);
+    int rc = run(&a);
+    app_free(&a);
+    return rc;
+}
