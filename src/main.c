@@ -10,9 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "admin/admin.h"
+#include "cmd/cmd.h"
 #include "config.h"
 #include "config/config.h"
+#include "events/events.h"
+#include "node/node.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 typedef struct app {
@@ -21,6 +27,12 @@ typedef struct app {
     struct event *ev_term;
     struct event *ev_int;
     struct event *ev_hup;
+    events ev;
+    node *node;
+    admin_server *admin;
+    cmd_ctx cmds;
+    char admin_binds[CONFIG_STR_MAX];
+    bool stopping;
 } app;
 
 static void
@@ -52,12 +64,60 @@ apply_logging(const config *cfg)
 }
 
 static void
+stopped(void *arg)
+{
+    app *a = arg;
+    event_base_loopexit(a->base, NULL);
+}
+
+/* First signal: hand leadership over, then exit.  A second one while that
+ * is under way exits at once. */
+static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
     app *a = arg;
     log_notice("received %s, shutting down",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    event_base_loopexit(a->base, NULL);
+    if (a->stopping || a->node == NULL) {
+        event_base_loopexit(a->base, NULL);
+        return;
+    }
+    a->stopping = true;
+    node_shutdown(a->node, stopped, a);
+}
+
+/* Events reach admin-port subscribers on a channel named after the event,
+ * with Sentinel's message text. */
+static void
+publish_event(void *ctx, const events_event *e)
+{
+    app *a = ctx;
+    if (a->admin)
+        admin_publish(a->admin, e->name, e->msg);
+}
+
+static int
+start_admin(app *a)
+{
+    const config_sentinel *s = &a->cfg->sentinel;
+    admin_options o;
+    admin_options_init(&o);
+    char *binds = a->admin_binds;      /* o.bind points into it */
+    snprintf(binds, sizeof(a->admin_binds), "%s", s->bind);
+    char *save = NULL;
+    for (char *t = strtok_r(binds, " \t", &save); t && o.nbind < ADMIN_MAX_BIND;
+         t = strtok_r(NULL, " \t", &save))
+        o.bind[o.nbind++] = t;
+    o.port = s->port;
+    o.requirepass = s->requirepass;
+    a->admin = admin_server_new(a->base, &o);
+    if (a->admin == NULL) {
+        log_warning("cannot listen on the admin port %s:%d", s->bind, s->port);
+        return -1;
+    }
+    a->cmds = (cmd_ctx){a->node, a->cfg, a->admin, clock_mono_ms(),
+                        (long long)time(NULL)};
+    return cmd_register(a->admin, &a->cmds);
 }
 
 /* SIGHUP: validate the whole file first; only a valid file changes
@@ -85,6 +145,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
     int changed = config_apply_reload(a->cfg, next);
     config_free(next);
     apply_logging(a->cfg);
+    if (a->admin)
+        admin_server_set_password(a->admin, a->cfg->sentinel.requirepass);
     if (log_reopen() < 0)
         log_warning("cannot reopen log_file: %s", strerror(errno));
     log_notice("config reloaded: %d setting%s changed", changed,
@@ -109,6 +171,18 @@ run(app *a)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    events_init(&a->ev);
+    events_add_sink(&a->ev, publish_event, a);
+    char err[512];
+    node_options no = {a->cfg, a->base, &a->ev};
+    a->node = node_new(&no, err, sizeof(err));
+    if (a->node == NULL) {
+        log_warning("cannot start: %s", err);
+        return EXIT_FAILURE;
+    }
+    if (start_admin(a) != 0)
+        return EXIT_FAILURE;
+
     const config_sentinel *s = &a->cfg->sentinel;
     log_notice("raft-sentinel %s starting: id %s, admin port %d, raft port "
                "%d, %d peer%s, %d monitored set%s", PACKAGE_VERSION, s->id,
@@ -123,6 +197,10 @@ run(app *a)
 static void
 app_free(app *a)
 {
+    if (a->admin)
+        admin_server_free(a->admin);
+    if (a->node)
+        node_free(a->node);
     if (a->ev_term)
         event_free(a->ev_term);
     if (a->ev_int)

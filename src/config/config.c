@@ -22,6 +22,7 @@
 
 #include "config/config_schema.h"
 #include "config/config_util.h"
+#include "util/mem.h"
 
 typedef struct raw_section {
     char *name;
@@ -54,25 +55,6 @@ typedef struct loader {
     int nerrs;
     bool eof;
 } loader;
-
-static void *
-xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (q == NULL) {
-        fputs("raft-sentinel: out of memory reading the configuration\n",
-              stderr);
-        abort();
-    }
-    return q;
-}
-
-static char *
-xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xrealloc(NULL, n), s, n);
-}
 
 static void __attribute__((format(printf, 3, 4)))
 add_error(loader *ld, int line, const char *fmt, ...)
@@ -381,12 +363,12 @@ load_keys(loader *ld, section_info *info)
         const char *secname = ld->secs[it->section].name;
         if (si->kind == SEC_SENTINEL) {
             if (si->key_lines == NULL)
-                si->key_lines = calloc(config_sentinel_nkeys, sizeof(int));
+                si->key_lines = xcalloc(config_sentinel_nkeys, sizeof(int));
             set_key(ld, it, secname, config_sentinel_keys,
                     config_sentinel_nkeys, &cfg->sentinel, si->key_lines);
         } else if (si->kind == SEC_MASTER) {
             if (si->key_lines == NULL)
-                si->key_lines = calloc(config_master_nkeys, sizeof(int));
+                si->key_lines = xcalloc(config_master_nkeys, sizeof(int));
             set_key(ld, it, secname, config_master_keys, config_master_nkeys,
                     &cfg->masters[si->master], si->key_lines);
         }

@@ -36,6 +36,9 @@ typedef struct config_sentinel {
     int election_timeout_ms;
     int heartbeat_ms;
     bool stale_reads;
+    int snapshot_entries;
+    bool join;
+    char cluster_name[CONFIG_ID_MAX + 1];
 } config_sentinel;
 
 typedef struct config_peer {

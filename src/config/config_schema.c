@@ -47,6 +47,15 @@ const config_key config_sentinel_keys[] = {
     {"stale_reads", CT_BOOL, S(stale_reads), "yes", 0, 0, false, true, NULL,
      "yes: answer from the last committed state when cut off; "
      "no: answer -NOQUORUM"},
+    {"snapshot_entries", CT_INT, S(snapshot_entries), "10000", 10, 100000000,
+     false, false, NULL,
+     "applied entries between snapshots (log compaction)"},
+    {"join", CT_BOOL, S(join), "no", 0, 0, false, false, NULL,
+     "yes: join an existing group via RAFT ADD-PEER instead of "
+     "bootstrapping from [peers]"},
+    {"cluster_name", CT_ID, S(cluster_name), "raft-sentinel", 0, 0, false,
+     false, NULL, "name of the monitor group; peers with another name are "
+     "refused"},
 };
 const size_t config_sentinel_nkeys =
     sizeof(config_sentinel_keys) / sizeof(config_sentinel_keys[0]);

@@ -43,8 +43,9 @@ void log_write(log_level level, const char *fmt, ...)
 
 #define log_at(level, ...)                                                    \
     do {                                                                      \
-        if ((level) >= log_threshold)                                         \
-            log_write((level), __VA_ARGS__);                                  \
+        log_level log_at_level_ = (level); /* evaluated once */               \
+        if (log_at_level_ >= log_threshold)                                   \
+            log_write(log_at_level_, __VA_ARGS__);                            \
     } while (0)
 
 #define log_debug(...)   log_at(LOG_DEBUG, __VA_ARGS__)

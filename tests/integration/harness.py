@@ -100,9 +100,15 @@ class TestCase(unittest.TestCase):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def _outcome_failed(self):
-        # unittest records a failing test part in _outcome before tearDown.
+        # Python 3.11 records a failing test part in the result before
+        # tearDown runs (older versions only cleared outcome.success).
         outcome = getattr(self, "_outcome", None)
-        return outcome is not None and not outcome.success
+        if outcome is None:
+            return False
+        result = getattr(outcome, "result", None)
+        if result is not None and any(t is self for t, _ in result.failures + result.errors):
+            return True
+        return not getattr(outcome, "success", True)
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -136,8 +142,208 @@ def monitor_config(id_, port, raft_port, data_dir, peers, masters=(), extra=""):
 
 def main():
     """Runs the calling module's tests and prints the RESULT line scripts/check adds up."""
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules["__main__"])
+    module = sys.modules["__main__"]
+    names = sys.argv[1:]
+    loader = unittest.defaultTestLoader
+    suite = (loader.loadTestsFromNames(names, module) if names
+             else loader.loadTestsFromModule(module))
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     print("RESULT: %d passed, %d failed" % (result.testsRun - failed, failed))
     sys.exit(0 if failed == 0 and result.testsRun > 0 else 1)
+
+
+# ---- Redis protocol client (admin port and redis-server) -------------------
+
+class RespError(Exception):
+    """An error reply (-ERR ...): returned, not raised, by command()."""
+
+    def __eq__(self, other):
+        return isinstance(other, RespError) and str(self) == str(other)
+
+    __hash__ = Exception.__hash__
+
+
+class RespConn:
+    """A minimal RESP2 client over one TCP connection, with timeouts."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by peer")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by peer")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def read(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n).decode("utf-8", "replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ValueError("bad RESP reply: %r" % line)
+
+    def command(self, *args):
+        self.send(*args)
+        return self.read()
+
+
+def command(port, *args, timeout=5.0):
+    """One command on a fresh connection; error replies come back as RespError."""
+    with RespConn(port, timeout=timeout) as c:
+        return c.command(*args)
+
+
+def try_command(port, *args, timeout=2.0):
+    """Like command(), but None when the port does not answer (process down)."""
+    try:
+        return command(port, *args, timeout=timeout)
+    except (OSError, ConnectionError):
+        return None
+
+
+def pairs(flat):
+    """A flat [k1, v1, k2, v2, ...] reply as a dict."""
+    return dict(zip(flat[0::2], flat[1::2]))
+
+
+# ---- a monitor group on loopback ----------------------------------------------
+
+class Group:
+    """N raft-sentinel monitors with their own ports, data dirs and logs."""
+
+    def __init__(self, tc, n=3, election_timeout_ms=1000, heartbeat_ms=100, extra="",
+                 masters=(), peer_secret=""):
+        self.tc = tc
+        self.ids = ["m%d" % (i + 1) for i in range(n)]
+        self.admin = {m: free_port() for m in self.ids}
+        self.raft = {m: free_port() for m in self.ids}
+        self.election_timeout_ms = election_timeout_ms
+        self.heartbeat_ms = heartbeat_ms
+        self.extra = extra
+        self.masters = list(masters)
+        self.secret = {m: peer_secret for m in self.ids}
+        self.procs = {}
+        self.initial = list(self.ids)
+        self.password = ""
+        for line in extra.splitlines():
+            if line.replace(" ", "").startswith("requirepass="):
+                self.password = line.split("=", 1)[1].strip()
+
+    def add_id(self, mid):
+        """A new monitor (not yet a member) with its own ports."""
+        self.ids.append(mid)
+        self.admin[mid] = free_port()
+        self.raft[mid] = free_port()
+        self.secret[mid] = self.secret[self.ids[0]]
+
+    def config_text(self, mid, join=False):
+        peers = self.initial if not join else self.initial + [mid]
+        lines = ["[sentinel]", "id = %s" % mid, "port = %d" % self.admin[mid],
+                 "raft_port = %d" % self.raft[mid],
+                 "data_dir = %s" % self.tc.path("data-" + mid),
+                 "election_timeout_ms = %d" % self.election_timeout_ms,
+                 "heartbeat_ms = %d" % self.heartbeat_ms,
+                 "log_level = verbose",
+                 "peer_secret = %s" % self.secret[mid]]
+        if join:
+            lines.append("join = yes")
+        lines.append(self.extra)
+        lines += ["", "[peers]"] + ["%s = 127.0.0.1:%d" % (p, self.raft[p]) for p in peers]
+        for name, host, port, quorum in self.masters:
+            lines += ["", "[master %s]" % name, "address = %s:%d" % (host, port),
+                      "quorum = %d" % quorum]
+        return "\n".join(lines) + "\n"
+
+    def start(self, mid, join=False):
+        path = self.tc.write(mid + ".ini", self.config_text(mid, join))
+        p = self.tc.start([RS_BIN, "--config", path], mid + "-%d" % len(self.tc.procs))
+        self.procs[mid] = p
+        # Any reply will do: with requirepass set, PING answers -NOAUTH.
+        wait_until(lambda: try_command(self.admin[mid], "PING") is not None or not p.alive(),
+                   timeout=20, what="%s admin port" % mid)
+        self.tc.assertTrue(p.alive(), "%s exited:\n%s" % (mid, p.log()))
+        return p
+
+    def start_all(self):
+        for m in list(self.initial):
+            self.start(m)
+
+    def running(self):
+        return [m for m, p in self.procs.items() if p.alive()]
+
+    def stop(self, mid, sig=signal.SIGTERM, timeout=30):
+        p = self.procs[mid]
+        p.signal(sig)
+        rc = p.wait(timeout)
+        p.kill()
+        return rc
+
+    def status(self, mid):
+        try:
+            with RespConn(self.admin[mid], timeout=2.0) as c:
+                if self.password:
+                    c.command("AUTH", self.password)
+                reply = c.command("RAFT", "STATUS")
+        except (OSError, ConnectionError):
+            return None
+        return pairs(reply) if isinstance(reply, list) else None
+
+    def wait_leader(self, members=None, timeout=20):
+        """Waits until every running member (or those given) reports the same leader and
+        term; returns (leader, term)."""
+        def agreed():
+            ids = members or self.running()
+            sts = [self.status(m) for m in ids]
+            if any(s is None for s in sts):
+                return None
+            views = {(s["leader"], s["term"]) for s in sts}
+            if len(views) == 1:
+                leader, term = views.pop()
+                if leader and self.status(leader) and self.status(leader)["role"] == "leader":
+                    return leader, int(term)
+            return None
+        return wait_until(agreed, timeout=timeout, what="one agreed leader")
+
+    def log(self, mid):
+        return self.procs[mid].log()

@@ -17,7 +17,13 @@ class DemoTest(harness.TestCase):
         self.assertEqual(r.stdout.count("master_link_status:up"), 2, r.stdout)
         for m in ("m1", "m2", "m3"):
             self.assertIn("-- monitor %s: admin port" % m, r.stdout)
-        self.assertEqual(r.stdout.count("starting: id"), 3, r.stdout)
+        # Shown through the admin ports: one leader, the same term everywhere,
+        # and the seeded master answered by every monitor.
+        self.assertEqual(r.stdout.count("role\tleader"), 1, r.stdout)
+        self.assertEqual(r.stdout.count("role\tfollower"), 2, r.stdout)
+        self.assertEqual(r.stdout.count("members\tm1 m2 m3"), 3, r.stdout)
+        self.assertRegex(r.stdout, r"GET-MASTER-ADDR-BY-NAME mymaster \(asked on m2\): 127\.0\.0\.1 \d+")
+        self.assertIn("quorum\t2", r.stdout)
         self.assertIn("stopped; removed", r.stdout)
         demo_dir = r.stdout.split("== raft-sentinel demo in ")[1].split()[0]
         self.assertFalse(os.path.exists(demo_dir))

@@ -1,0 +1,331 @@
+/*
+ * cmd_sentinel.c -- SENTINEL subcommands with Redis Sentinel's reply
+ * shapes: flat field/value arrays, every value a string, Sentinel's field
+ * names and order, so Sentinel-aware client libraries work unchanged.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "config/config_util.h"
+#include "util/glob.h"
+#include "util/mem.h"
+
+static const topo_set *
+find_set(admin_client *c, cmd_ctx *x, const char *name)
+{
+    const topo_set *s = topo_find(node_topo(x->n), name);
+    if (s == NULL)
+        admin_reply_error(c, "-ERR No such master with that name");
+    return s;
+}
+
+static int
+voters(const cmd_ctx *x)
+{
+    raft_status st;
+    node_status(x->n, &st);
+    int v = 0;
+    for (uint32_t i = 0; i < st.conf.n; i++)
+        v += st.conf.m[i].voter;
+    return v;
+}
+
+/* The fields of SENTINEL MASTER(S), in Sentinel's order. */
+static void
+master_fields(admin_list *l, const cmd_ctx *x, const topo_set *s)
+{
+    const topo *t = node_topo(x->n);
+    admin_list_kv(l, "name", s->m.name);
+    admin_list_kv(l, "ip", s->m.address.host);
+    admin_list_kvf(l, "port", "%d", s->m.address.port);
+    admin_list_kv(l, "runid", "");
+    admin_list_kv(l, "flags", "master");
+    admin_list_kv(l, "link-pending-commands", "0");
+    admin_list_kv(l, "link-refcount", "1");
+    admin_list_kv(l, "last-ping-sent", "0");
+    admin_list_kv(l, "last-ok-ping-reply", "0");
+    admin_list_kv(l, "last-ping-reply", "0");
+    admin_list_kvf(l, "down-after-milliseconds", "%d", s->m.down_after_ms);
+    admin_list_kv(l, "info-refresh", "0");
+    admin_list_kv(l, "role-reported", "master");
+    admin_list_kv(l, "role-reported-time", "0");
+    admin_list_kvf(l, "config-epoch", "%llu",
+                   (unsigned long long)s->config_epoch);
+    admin_list_kvf(l, "num-slaves", "%d", s->nreplicas);
+    admin_list_kvf(l, "num-other-sentinels", "%d",
+                   t->nmembers > 0 ? t->nmembers - 1 : 0);
+    admin_list_kvf(l, "quorum", "%d", s->m.quorum);
+    admin_list_kvf(l, "failover-timeout", "%d", s->m.failover_timeout_ms);
+    admin_list_kvf(l, "parallel-syncs", "%d", s->m.parallel_syncs);
+}
+
+static void
+sentinel_masters(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (!cmd_readable(c, x))
+        return;
+    const topo *t = node_topo(x->n);
+    admin_list l;
+    admin_list_init(&l);
+    for (int i = 0; i < t->nsets; i++) {
+        admin_list m;
+        admin_list_init(&m);
+        master_fields(&m, x, &t->sets[i]);
+        admin_list_list(&l, &m);
+    }
+    admin_reply_list(c, &l);
+}
+
+static void
+sentinel_master(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (!cmd_readable(c, x))
+        return;
+    const topo_set *s = find_set(c, x, a->argv[2]);
+    if (s == NULL)
+        return;
+    admin_list l;
+    admin_list_init(&l);
+    master_fields(&l, x, s);
+    admin_reply_list(c, &l);
+}
+
+static void
+sentinel_replicas(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (!cmd_readable(c, x))
+        return;
+    const topo_set *s = find_set(c, x, a->argv[2]);
+    if (s == NULL)
+        return;
+    admin_list l;
+    admin_list_init(&l);
+    for (int i = 0; i < s->nreplicas; i++) {
+        const config_addr *r = &s->replicas[i].addr;
+        admin_list m;
+        admin_list_init(&m);
+        admin_list_kvf(&m, "name", "%s:%d", r->host, r->port);
+        admin_list_kv(&m, "ip", r->host);
+        admin_list_kvf(&m, "port", "%d", r->port);
+        admin_list_kv(&m, "flags", "slave");
+        admin_list_kv(&m, "master-host", s->m.address.host);
+        admin_list_kvf(&m, "master-port", "%d", s->m.address.port);
+        admin_list_list(&l, &m);
+    }
+    admin_reply_list(c, &l);
+}
+
+static void
+sentinel_sentinels(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (!cmd_readable(c, x) || find_set(c, x, a->argv[2]) == NULL)
+        return;
+    const topo *t = node_topo(x->n);
+    admin_list l;
+    admin_list_init(&l);
+    for (int i = 0; i < t->nmembers; i++) {
+        const topo_member *m = &t->members[i];
+        if (strcmp(m->id, node_id(x->n)) == 0)
+            continue;
+        admin_list e;
+        admin_list_init(&e);
+        admin_list_kv(&e, "name", m->id);
+        admin_list_kv(&e, "ip", m->admin.host);
+        admin_list_kvf(&e, "port", "%d", m->admin.port);
+        admin_list_kv(&e, "runid", m->id);
+        admin_list_kv(&e, "flags", "sentinel");
+        admin_list_list(&l, &e);
+    }
+    admin_reply_list(c, &l);
+}
+
+static void
+sentinel_get_addr(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (!cmd_readable(c, x))
+        return;
+    const topo_set *s = topo_find(node_topo(x->n), a->argv[2]);
+    if (s == NULL) {
+        admin_reply_null_array(c);
+        return;
+    }
+    admin_reply_array(c, 2);
+    admin_reply_str(c, s->m.address.host);
+    admin_reply_strf(c, "%d", s->m.address.port);
+}
+
+static void
+sentinel_myid(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    admin_reply_str(c, node_id(x->n));
+}
+
+static bool
+parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void
+submit(admin_client *c, cmd_ctx *x, const topo_cmd *cmd)
+{
+    node_submit(x->n, cmd, cmd_write_done, admin_defer(c));
+}
+
+static void
+sentinel_monitor(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    long port, quorum;
+    unsigned char tmp[16];
+    const char *ip = a->argv[3];
+    if (!config_name_valid(a->argv[2])) {
+        admin_reply_error(c, "-ERR Invalid master name");
+        return;
+    }
+    if (inet_pton(AF_INET, ip, tmp) != 1 && inet_pton(AF_INET6, ip, tmp) != 1) {
+        admin_reply_error(c, "-ERR Invalid IP address or hostname specified");
+        return;
+    }
+    if (!parse_int(a->argv[4], 1, 65535, &port)) {
+        admin_reply_error(c, "-ERR Invalid port");
+        return;
+    }
+    if (!parse_int(a->argv[5], -1000000, 1000000, &quorum)) {
+        admin_reply_error(c, "-ERR Invalid quorum");
+        return;
+    }
+    if (quorum <= 0 || quorum > voters(x)) {
+        admin_reply_errorf(c, "-ERR Quorum must be between 1 and the number "
+                           "of monitors (%d)", voters(x));
+        return;
+    }
+    topo_cmd cmd = {.type = TOPO_CMD_MONITOR};
+    snprintf(cmd.m.name, sizeof(cmd.m.name), "%s", a->argv[2]);
+    snprintf(cmd.m.address.host, sizeof(cmd.m.address.host), "%s", ip);
+    cmd.m.address.port = (int)port;
+    cmd.m.quorum = (int)quorum;
+    /* Settings not given take the schema's defaults, as in the file. */
+    cmd.m.down_after_ms = 30000;
+    cmd.m.failover_timeout_ms = 180000;
+    cmd.m.parallel_syncs = 1;
+    submit(c, x, &cmd);
+}
+
+static void
+sentinel_remove(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (find_set(c, x, a->argv[2]) == NULL)
+        return;
+    topo_cmd cmd = {.type = TOPO_CMD_REMOVE};
+    snprintf(cmd.m.name, sizeof(cmd.m.name), "%s", a->argv[2]);
+    submit(c, x, &cmd);
+}
+
+static void
+sentinel_set(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    if (find_set(c, x, a->argv[2]) == NULL)
+        return;
+    int npairs = (a->argc - 3) / 2;
+    if ((a->argc - 3) % 2 != 0 || npairs > TOPO_MAX_SET_PAIRS) {
+        admin_reply_error(c, "-ERR wrong number of arguments for "
+                             "'sentinel|set' command");
+        return;
+    }
+    topo_cmd cmd = {.type = TOPO_CMD_SET, .npairs = npairs};
+    snprintf(cmd.m.name, sizeof(cmd.m.name), "%s", a->argv[2]);
+    for (int i = 0; i < npairs; i++) {
+        const char *opt = a->argv[3 + 2 * i], *val = a->argv[4 + 2 * i];
+        if (strlen(opt) >= CONFIG_STR_MAX || strlen(val) >= CONFIG_STR_MAX) {
+            admin_reply_error(c, "-ERR Invalid argument: too long");
+            return;
+        }
+        snprintf(cmd.pairs[i].opt, sizeof(cmd.pairs[i].opt), "%s", opt);
+        snprintf(cmd.pairs[i].val, sizeof(cmd.pairs[i].val), "%s", val);
+        long q;
+        if (strcasecmp(opt, "quorum") == 0 && parse_int(val, 1, 1000000, &q) &&
+            q > voters(x)) {
+            admin_reply_errorf(c, "-ERR Invalid argument '%s' for SENTINEL "
+                               "SET 'quorum': expected an integer from 1 to "
+                               "%d (the number of monitors)", val, voters(x));
+            return;
+        }
+    }
+    char err[256];
+    if (!topo_check_pairs(cmd.pairs, npairs, err, sizeof(err))) {
+        admin_reply_error(c, err);
+        return;
+    }
+    submit(c, x, &cmd);
+}
+
+static void
+reset_done(void *arg, const topo_result *res)
+{
+    admin_deferred *d = arg;
+    admin_client *c = admin_deferred_client(d);
+    if (c) {
+        if (res->ok)
+            admin_reply_int(c, res->matched);
+        else
+            admin_reply_error(c, res->error);
+    }
+    admin_deferred_done(d);
+}
+
+static void
+sentinel_reset(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    topo_cmd cmd = {.type = TOPO_CMD_RESET};
+    if (strlen(a->argv[2]) >= sizeof(cmd.m.name)) {
+        admin_reply_error(c, "-ERR pattern too long");
+        return;
+    }
+    snprintf(cmd.m.name, sizeof(cmd.m.name), "%s", a->argv[2]);
+    node_submit(x->n, &cmd, reset_done, admin_defer(c));
+}
+
+const admin_command cmd_sentinel_table[] = {
+    {"SENTINEL", "MASTERS", 2, 0, sentinel_masters,
+     "-- Show the state of every monitored master."},
+    {"SENTINEL", "MASTER", 3, 0, sentinel_master,
+     "<name> -- Show the state of one monitored master."},
+    {"SENTINEL", "REPLICAS", 3, 0, sentinel_replicas,
+     "<name> -- Show the replicas of a monitored master."},
+    {"SENTINEL", "SLAVES", 3, 0, sentinel_replicas,
+     "<name> -- Alias of REPLICAS."},
+    {"SENTINEL", "SENTINELS", 3, 0, sentinel_sentinels,
+     "<name> -- Show the other monitors of the group."},
+    {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", 3, 0, sentinel_get_addr,
+     "<name> -- Address of the current master, null if unknown."},
+    {"SENTINEL", "MYID", 2, 0, sentinel_myid,
+     "-- This monitor's id."},
+    {"SENTINEL", "MONITOR", 6, ADMIN_CMD_WRITE, sentinel_monitor,
+     "<name> <ip> <port> <quorum> -- Start monitoring a new master."},
+    {"SENTINEL", "REMOVE", 3, ADMIN_CMD_WRITE, sentinel_remove,
+     "<name> -- Stop monitoring a master."},
+    {"SENTINEL", "SET", -5, ADMIN_CMD_WRITE, sentinel_set,
+     "<name> <option> <value> [<option> <value> ...] -- Change settings."},
+    {"SENTINEL", "RESET", 3, ADMIN_CMD_WRITE, sentinel_reset,
+     "<pattern> -- Forget the replicas of matching masters."},
+};
+const size_t cmd_sentinel_n =
+    sizeof(cmd_sentinel_table) / sizeof(cmd_sentinel_table[0]);

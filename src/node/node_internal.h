@@ -1,0 +1,93 @@
+/*
+ * node_internal.h -- the node's state, shared by node.c (lifecycle and the
+ * ready loop), node_write.c (submissions, forwarding, waiters) and
+ * node_duty.c (leader housekeeping, shutdown).  Not for other modules.
+ */
+#ifndef NODE_INTERNAL_H
+#define NODE_INTERNAL_H
+
+#include <event2/event.h>
+
+#include "node/node.h"
+#include "node/storage.h"
+#include "node/transport.h"
+
+/* Peer frames: one type byte, then the payload. */
+enum {
+    NODE_FRAME_RAFT = 1,        /* raft_codec bytes */
+    NODE_FRAME_FWD = 2,         /* a follower's write for the leader */
+    NODE_FRAME_FWD_ACK = 3      /* the leader's answer: index/term or error */
+};
+
+enum { FWD_TOPO = 1, FWD_CONF = 2, FWD_TRANSFER = 3 };
+
+typedef enum waiter_state {
+    W_FORWARDED,                /* sent to the leader, no ack yet */
+    W_PROPOSED,                 /* in the log at (index, term) */
+    W_DONE
+} waiter_state;
+
+typedef struct waiter {
+    uint64_t handle;
+    waiter_state state;
+    uint64_t index;
+    uint64_t term;
+    uint64_t deadline_ms;
+    node_done_fn done;
+    void *arg;
+} waiter;
+
+struct node {
+    const config *cfg;
+    struct event_base *base;
+    events *ev;
+    raft *r;
+    storage *st;
+    transport *tp;
+    topo topo;
+
+    struct event *tick_ev;
+    uint64_t last_duty_ms;
+    raft_role role;
+    raft_id leader;
+    uint64_t term;
+    uint64_t leader_seen_ms;    /* last frame from the leader */
+    raft_conf conf;             /* membership in force, for peer diffs */
+
+    uint64_t applied;
+    uint64_t snap_index;
+    uint64_t seeded_term;       /* leader seeded [master]s in this term */
+    uint64_t member_sent_ms;    /* last self-registration attempt */
+    bool config_compared;
+
+    waiter *waiters;
+    int nwaiters;
+    uint64_t next_handle;
+
+    void (*shutdown_done)(void *);
+    void *shutdown_arg;
+    uint64_t shutdown_deadline_ms;
+
+    node_stats stats;
+};
+
+uint64_t node_now_ms(void);
+
+/* node.c */
+void node_process(node *n);
+void node_send_frame(node *n, const char *to, uint8_t type, const uint8_t *p,
+                     size_t len);
+
+/* node_write.c */
+void node_on_fwd(node *n, const char *from, const uint8_t *p, size_t len);
+void node_on_fwd_ack(node *n, const uint8_t *p, size_t len);
+void node_waiters_applied(node *n, const raft_entry *e,
+                          const topo_result *res);
+void node_waiters_expire(node *n, uint64_t now);
+void node_waiters_fail_all(node *n, const char *error);
+
+/* node_duty.c */
+void node_duties(node *n, uint64_t now);
+void node_shutdown_check(node *n, uint64_t now);
+
+#endif

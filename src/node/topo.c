@@ -1,0 +1,303 @@
+/*
+ * topo.c -- applying committed commands to the replicated topology.
+ * One apply function per command type, dispatched through a table.
+ */
+#include "node/topo.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_schema.h"
+#include "config/config_util.h"
+#include "util/glob.h"
+#include "util/mem.h"
+
+void
+topo_init(topo *t)
+{
+    memset(t, 0, sizeof(*t));
+}
+
+void
+topo_free(topo *t)
+{
+    for (int i = 0; i < t->nsets; i++)
+        free(t->sets[i].replicas);
+    free(t->sets);
+    free(t->members);
+    free(t->seeded);
+    memset(t, 0, sizeof(*t));
+}
+
+topo_set *
+topo_find(const topo *t, const char *name)
+{
+    for (int i = 0; i < t->nsets; i++)
+        if (strcmp(t->sets[i].m.name, name) == 0)
+            return &t->sets[i];
+    return NULL;
+}
+
+const topo_member *
+topo_find_member(const topo *t, const char *id)
+{
+    for (int i = 0; i < t->nmembers; i++)
+        if (strcmp(t->members[i].id, id) == 0)
+            return &t->members[i];
+    return NULL;
+}
+
+bool
+topo_was_seeded(const topo *t, const char *name)
+{
+    for (int i = 0; i < t->nseeded; i++)
+        if (strcmp(t->seeded[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+fail(topo_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->error, sizeof(res->error), fmt, ap);
+    va_end(ap);
+    res->ok = false;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+announce(topo_result *res, const char *event, const char *fmt, ...)
+{
+    snprintf(res->event, sizeof(res->event), "%s", event);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- SET validation, shared by the proposer and apply ------------------ */
+
+/* Scripts run on every monitor's machine with its privileges: as Sentinel's
+ * deny-scripts-reconfig, they only come from the configuration file. */
+static const char *const denied_opts[] = {
+    "notification-script", "client-reconfig-script", NULL,
+};
+
+static const config_key *
+set_option(const char *opt)
+{
+    for (size_t i = 0; i < config_master_nkeys; i++) {
+        const config_key *k = &config_master_keys[i];
+        if (k->sentinel_name && strcasecmp(k->sentinel_name, opt) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+static bool
+apply_pairs(config_master *m, const topo_pair *pairs, int n, char *err,
+            size_t len)
+{
+    char why[160];
+    for (int i = 0; i < n; i++) {
+        for (int d = 0; denied_opts[d]; d++) {
+            if (strcasecmp(pairs[i].opt, denied_opts[d]) == 0) {
+                snprintf(err, len, "-ERR Reconfiguration of scripts path is "
+                         "denied for security reasons. Scripts are set in "
+                         "the configuration file only.");
+                return false;
+            }
+        }
+        const config_key *k = set_option(pairs[i].opt);
+        if (k == NULL) {
+            snprintf(err, len, "-ERR Invalid argument '%.100s' for SENTINEL "
+                     "SET", pairs[i].opt);
+            return false;
+        }
+        if (config_value_parse(k, pairs[i].val, m, CONFIG_MAX_PEERS, why,
+                               sizeof(why))) {
+            snprintf(err, len, "-ERR Invalid argument '%.100s' for SENTINEL "
+                     "SET '%s': expected %s", pairs[i].val, k->sentinel_name,
+                     why);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+topo_check_pairs(const topo_pair *pairs, int n, char *err, size_t len)
+{
+    config_master scratch = {0};
+    if (n == 0) {
+        snprintf(err, len, "-ERR wrong number of arguments for 'sentinel|set'"
+                 " command");
+        return false;
+    }
+    return apply_pairs(&scratch, pairs, n, err, len);
+}
+
+/* ---- apply, one function per command ----------------------------------- */
+
+static void
+apply_monitor(topo *t, const topo_cmd *c, topo_result *res)
+{
+    if (topo_find(t, c->m.name)) {
+        fail(res, "-ERR Duplicated master name");
+        return;
+    }
+    if (t->nsets >= TOPO_MAX_SETS) {
+        fail(res, "-ERR Too many monitored masters");
+        return;
+    }
+    if (!config_name_valid(c->m.name) || c->m.address.port < 1 ||
+        c->m.address.port > 65535 || c->m.quorum < 1) {
+        fail(res, "-ERR Invalid master definition");
+        return;
+    }
+    t->sets = xreallocarray(t->sets, (size_t)t->nsets + 1, sizeof(*t->sets));
+    topo_set *s = &t->sets[t->nsets++];
+    memset(s, 0, sizeof(*s));
+    s->m = c->m;
+    if (c->seed && !topo_was_seeded(t, c->m.name)) {
+        t->seeded = xreallocarray(t->seeded, (size_t)t->nseeded + 1,
+                          sizeof(*t->seeded));
+        snprintf(t->seeded[t->nseeded++], CONFIG_STR_MAX, "%s", c->m.name);
+    }
+    announce(res, "+monitor", "master %s %s %d quorum %d", s->m.name,
+             s->m.address.host, s->m.address.port, s->m.quorum);
+}
+
+static void
+apply_remove(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL) {
+        fail(res, "-ERR No such master with that name");
+        return;
+    }
+    announce(res, "-monitor", "master %s %s %d", s->m.name, s->m.address.host,
+             s->m.address.port);
+    free(s->replicas);
+    int i = (int)(s - t->sets);
+    memmove(s, s + 1, sizeof(*s) * (size_t)(t->nsets - i - 1));
+    t->nsets--;
+}
+
+static void
+apply_set(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL) {
+        fail(res, "-ERR No such master with that name");
+        return;
+    }
+    config_master next = s->m;       /* all or nothing */
+    if (!apply_pairs(&next, c->pairs, c->npairs, res->error,
+                     sizeof(res->error))) {
+        res->ok = false;
+        return;
+    }
+    s->m = next;
+    char detail[400] = "";
+    size_t o = 0;
+    for (int i = 0; i < c->npairs && o < sizeof(detail); i++) {
+        bool secret = strcasecmp(c->pairs[i].opt, "auth-pass") == 0;
+        o += (size_t)snprintf(detail + o, sizeof(detail) - o, " %s %s",
+                              c->pairs[i].opt, secret ? "********"
+                                                      : c->pairs[i].val);
+    }
+    announce(res, "+set", "master %s %s %d%s", s->m.name, s->m.address.host,
+             s->m.address.port, detail);
+}
+
+static void
+apply_reset(topo *t, const topo_cmd *c, topo_result *res)
+{
+    for (int i = 0; i < t->nsets; i++) {
+        topo_set *s = &t->sets[i];
+        if (!glob_match(c->m.name, s->m.name, false))
+            continue;
+        free(s->replicas);
+        s->replicas = NULL;
+        s->nreplicas = 0;
+        res->matched++;
+    }
+    if (res->matched)
+        announce(res, "+reset-master", "pattern %s matched %d", c->m.name,
+                 res->matched);
+}
+
+static void
+apply_member(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_member *m = (topo_member *)topo_find_member(t, c->member.id);
+    if (m == NULL) {
+        t->members = xreallocarray(t->members, (size_t)t->nmembers + 1,
+                           sizeof(*t->members));
+        m = &t->members[t->nmembers++];
+    }
+    *m = c->member;
+}
+
+static void
+apply_member_gone(topo *t, const topo_cmd *c, topo_result *res)
+{
+    const topo_member *m = topo_find_member(t, c->member.id);
+    if (m == NULL)
+        return;
+    int i = (int)(m - t->members);
+    memmove(&t->members[i], &t->members[i + 1],
+            sizeof(*t->members) * (size_t)(t->nmembers - i - 1));
+    t->nmembers--;
+}
+
+static void
+apply_replica(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL) {
+        fail(res, "-ERR No such master with that name");
+        return;
+    }
+    for (int i = 0; i < s->nreplicas; i++)
+        if (strcmp(s->replicas[i].addr.host, c->m.address.host) == 0 &&
+            s->replicas[i].addr.port == c->m.address.port)
+            return;
+    if (s->nreplicas >= TOPO_MAX_REPLICAS) {
+        fail(res, "-ERR Too many replicas");
+        return;
+    }
+    s->replicas = xreallocarray(s->replicas, (size_t)s->nreplicas + 1,
+                        sizeof(*s->replicas));
+    s->replicas[s->nreplicas++].addr = c->m.address;
+}
+
+typedef void (*apply_fn)(topo *, const topo_cmd *, topo_result *);
+
+static const apply_fn apply_table[] = {
+    [TOPO_CMD_MONITOR] = apply_monitor,
+    [TOPO_CMD_REMOVE] = apply_remove,
+    [TOPO_CMD_SET] = apply_set,
+    [TOPO_CMD_RESET] = apply_reset,
+    [TOPO_CMD_MEMBER] = apply_member,
+    [TOPO_CMD_MEMBER_GONE] = apply_member_gone,
+    [TOPO_CMD_REPLICA] = apply_replica,
+};
+
+void
+topo_apply(topo *t, const uint8_t *data, size_t len, topo_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->ok = true;
+    topo_cmd *c = xcalloc(1, sizeof(*c));
+    if (topo_cmd_decode(data, len, c) < 0) {
+        fail(res, "-ERR undecodable command in the log");
+    } else {
+        apply_table[c->type](t, c, res);
+    }
+    free(c);
+}
