@@ -17,6 +17,8 @@
 #include "config.h"
 #include "config/config.h"
 #include "events/events.h"
+#include "events/scripts.h"
+#include "monitor/monitor.h"
 #include "node/node.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -29,6 +31,8 @@ typedef struct app {
     struct event *ev_hup;
     events ev;
     node *node;
+    monitor *mon;
+    scripts *scripts;
     admin_server *admin;
     cmd_ctx cmds;
     char admin_binds[CONFIG_STR_MAX];
@@ -96,6 +100,87 @@ publish_event(void *ctx, const events_event *e)
         admin_publish(a->admin, e->name, e->msg);
 }
 
+/* ---- monitor <-> node wiring -------------------------------------------- */
+
+static const topo *
+committed_topo(void *ctx)
+{
+    app *a = ctx;
+    return node_topo(a->node);
+}
+
+static void
+report_opinion(void *ctx, const char *set, bool sdown, bool known)
+{
+    app *a = ctx;
+    node_report_opinion(a->node, set, sdown, known);
+}
+
+static void
+discovered_done(void *arg, const topo_result *res)
+{
+    if (!res->ok)
+        log_verbose("replica discovery not committed: %s", res->error);
+}
+
+static void
+report_replica(void *ctx, const char *set, const config_addr *addr)
+{
+    app *a = ctx;
+    topo_cmd c = {.type = TOPO_CMD_REPLICA};
+    snprintf(c.m.name, sizeof(c.m.name), "%s", set);
+    c.m.address = *addr;
+    node_submit(a->node, &c, discovered_done, NULL);
+}
+
+static void
+start_monitor(app *a)
+{
+    monitor_options o = {
+        .base = a->base,
+        .ev = &a->ev,
+        .topo_get = committed_topo,
+        .topo_ctx = a,
+        .my_id = a->cfg->sentinel.id,
+        .cb = {report_opinion, report_replica, a},
+    };
+    a->mon = monitor_new(&o);
+}
+
+/* ---- scripts -------------------------------------------------------------------- */
+
+/* Warning-level events about a monitored set go to its notification_script
+ * (as Sentinel).  The runner's own -script-error events carry no set, so a
+ * failing script never schedules itself to report its own failure. */
+static void
+notify_event(void *ctx, const events_event *e)
+{
+    app *a = ctx;
+    if (a->scripts == NULL || e->set == NULL || e->level != LOG_WARNING)
+        return;
+    const topo_set *s = topo_find(node_topo(a->node), e->set);
+    if (s && s->m.notification_script[0])
+        scripts_notify(a->scripts, s->m.notification_script, e->name, e->msg);
+}
+
+static void
+script_event(void *ctx, const char *name, const char *desc)
+{
+    app *a = ctx;
+    events_emit(&a->ev, name, NULL, "%s", desc);
+}
+
+static int
+start_scripts(app *a)
+{
+    scripts_options o = {.base = a->base, .on_event = script_event, .ctx = a};
+    a->scripts = scripts_new(&o);
+    if (a->scripts == NULL)
+        return -1;
+    events_add_sink(&a->ev, notify_event, a);
+    return 0;
+}
+
 static int
 start_admin(app *a)
 {
@@ -115,8 +200,8 @@ start_admin(app *a)
         log_warning("cannot listen on the admin port %s:%d", s->bind, s->port);
         return -1;
     }
-    a->cmds = (cmd_ctx){a->node, a->cfg, a->admin, clock_mono_ms(),
-                        (long long)time(NULL)};
+    a->cmds = (cmd_ctx){a->node, a->mon, a->scripts, a->cfg, a->admin,
+                        clock_mono_ms(), (long long)time(NULL)};
     return cmd_register(a->admin, &a->cmds);
 }
 
@@ -180,7 +265,8 @@ run(app *a)
         log_warning("cannot start: %s", err);
         return EXIT_FAILURE;
     }
-    if (start_admin(a) != 0)
+    start_monitor(a);
+    if (start_scripts(a) != 0 || start_admin(a) != 0)
         return EXIT_FAILURE;
 
     const config_sentinel *s = &a->cfg->sentinel;
@@ -199,6 +285,10 @@ app_free(app *a)
 {
     if (a->admin)
         admin_server_free(a->admin);
+    if (a->mon)
+        monitor_free(a->mon);
+    if (a->scripts)
+        scripts_free(a->scripts);
     if (a->node)
         node_free(a->node);
     if (a->ev_term)

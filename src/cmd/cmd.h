@@ -10,10 +10,14 @@
 
 #include "admin/admin.h"
 #include "config/config.h"
+#include "events/scripts.h"
+#include "monitor/monitor.h"
 #include "node/node.h"
 
 typedef struct cmd_ctx {
     node *n;
+    monitor *mon;
+    scripts *scripts;
     const config *cfg;
     admin_server *admin;
     uint64_t started_ms;        /* monotonic, for uptime */

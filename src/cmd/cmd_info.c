@@ -71,14 +71,22 @@ static void
 section_sentinel(text *t, const cmd_ctx *x)
 {
     const topo *tp = node_topo(x->n);
-    add(t, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:0\r\n"
-           "sentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\n"
-           "sentinel_scripts_queue_length:0\r\n"
-           "sentinel_simulate_failure_flags:0\r\n", tp->nsets);
+    int64_t tilt = monitor_tilt_since_ms(x->mon);
+    add(t, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:%d\r\n"
+           "sentinel_tilt_since_seconds:%lld\r\nsentinel_running_scripts:%d\r\n"
+           "sentinel_scripts_queue_length:%d\r\n"
+           "sentinel_simulate_failure_flags:0\r\n", tp->nsets,
+        monitor_tilt(x->mon) ? 1 : 0,
+        tilt < 0 ? -1LL : (long long)(tilt / 1000), scripts_running(x->scripts),
+        scripts_queued(x->scripts));
     for (int i = 0; i < tp->nsets; i++) {
         const topo_set *s = &tp->sets[i];
-        add(t, "master%d:name=%s,status=ok,address=%s:%d,slaves=%d,"
-               "sentinels=%d\r\n", i, s->m.name, s->m.address.host,
+        monitor_view v;
+        const char *status = s->odown ? "odown"
+                             : monitor_master_view(x->mon, s->m.name, &v) &&
+                                       v.sdown ? "sdown" : "ok";
+        add(t, "master%d:name=%s,status=%s,address=%s:%d,slaves=%d,"
+               "sentinels=%d\r\n", i, s->m.name, status, s->m.address.host,
             s->m.address.port, s->nreplicas,
             tp->nmembers > 0 ? tp->nmembers : 1);
     }

@@ -33,25 +33,77 @@ voters(const cmd_ctx *x)
     return v;
 }
 
+/* Sentinel's flag words, space-separated. */
+static void
+flags(const monitor_view *v, bool have, const topo_set *s, char *out,
+      size_t len)
+{
+    snprintf(out, len, "%s", v->kind == MON_MASTER ? "master" : "slave");
+    if (!have)
+        return;
+    size_t o = strlen(out);
+#define FLAG(cond, word)                                                       \
+    if ((cond) && o < len)                                                     \
+        o += (size_t)snprintf(out + o, len - o, ",%s", word)
+    FLAG(v->sdown, "s_down");
+    FLAG(v->kind == MON_MASTER && s->odown, "o_down");
+    FLAG(!v->connected, "disconnected");
+    FLAG(v->kind == MON_REPLICA && v->has_info && !v->info.master_link_up,
+         "master_down");
+    FLAG(v->auth_failed, "auth_failed");
+#undef FLAG
+}
+
+static const char *
+role_word(const monitor_view *v, bool have)
+{
+    if (!have || !v->has_info)
+        return v->kind == MON_MASTER ? "master" : "slave";
+    return v->info.role == MONITOR_ROLE_SLAVE ? "slave" : "master";
+}
+
+/* The fields Sentinel shows for every instance, in its order. */
+static void
+instance_fields(admin_list *l, const monitor_view *v, bool have,
+                const char *name, const topo_set *s)
+{
+    char f[128];
+    flags(v, have, s, f, sizeof(f));
+    admin_list_kv(l, "name", name);
+    admin_list_kv(l, "ip", v->addr.host);
+    admin_list_kvf(l, "port", "%d", v->addr.port);
+    admin_list_kv(l, "runid", v->runid);
+    admin_list_kv(l, "flags", f);
+    admin_list_kvf(l, "link-pending-commands", "%d", v->pending);
+    admin_list_kv(l, "link-refcount", "1");
+    admin_list_kvf(l, "last-ping-sent", "%lld", (long long)v->last_ping_sent_ms);
+    admin_list_kvf(l, "last-ok-ping-reply", "%lld",
+                   (long long)v->last_ok_ping_ms);
+    admin_list_kvf(l, "last-ping-reply", "%lld",
+                   (long long)v->last_ping_reply_ms);
+    if (v->sdown)
+        admin_list_kvf(l, "s-down-time", "%llu",
+                       (unsigned long long)v->sdown_ms);
+    admin_list_kvf(l, "down-after-milliseconds", "%d", s->m.down_after_ms);
+    admin_list_kvf(l, "info-refresh", "%lld", (long long)v->info_refresh_ms);
+    admin_list_kv(l, "role-reported", role_word(v, have));
+    admin_list_kvf(l, "role-reported-time", "%lld",
+                   (long long)v->role_reported_ms);
+}
+
 /* The fields of SENTINEL MASTER(S), in Sentinel's order. */
 static void
 master_fields(admin_list *l, const cmd_ctx *x, const topo_set *s)
 {
     const topo *t = node_topo(x->n);
-    admin_list_kv(l, "name", s->m.name);
-    admin_list_kv(l, "ip", s->m.address.host);
-    admin_list_kvf(l, "port", "%d", s->m.address.port);
-    admin_list_kv(l, "runid", "");
-    admin_list_kv(l, "flags", "master");
-    admin_list_kv(l, "link-pending-commands", "0");
-    admin_list_kv(l, "link-refcount", "1");
-    admin_list_kv(l, "last-ping-sent", "0");
-    admin_list_kv(l, "last-ok-ping-reply", "0");
-    admin_list_kv(l, "last-ping-reply", "0");
-    admin_list_kvf(l, "down-after-milliseconds", "%d", s->m.down_after_ms);
-    admin_list_kv(l, "info-refresh", "0");
-    admin_list_kv(l, "role-reported", "master");
-    admin_list_kv(l, "role-reported-time", "0");
+    monitor_view v;
+    bool have = monitor_master_view(x->mon, s->m.name, &v);
+    if (!have) {
+        memset(&v, 0, sizeof(v));
+        v.kind = MON_MASTER;
+        v.addr = s->m.address;
+    }
+    instance_fields(l, &v, have, s->m.name, s);
     admin_list_kvf(l, "config-epoch", "%llu",
                    (unsigned long long)s->config_epoch);
     admin_list_kvf(l, "num-slaves", "%d", s->nreplicas);
@@ -60,6 +112,28 @@ master_fields(admin_list *l, const cmd_ctx *x, const topo_set *s)
     admin_list_kvf(l, "quorum", "%d", s->m.quorum);
     admin_list_kvf(l, "failover-timeout", "%d", s->m.failover_timeout_ms);
     admin_list_kvf(l, "parallel-syncs", "%d", s->m.parallel_syncs);
+}
+
+static void
+replica_fields(admin_list *l, const monitor_view *v, const topo_set *s)
+{
+    char name[CONFIG_STR_MAX + 8];
+    snprintf(name, sizeof(name), "%s:%d", v->addr.host, v->addr.port);
+    instance_fields(l, v, true, name, s);
+    const monitor_facts *in = &v->info;
+    long long down = in->master_link_down_since_s >= 0
+                         ? in->master_link_down_since_s * 1000 : 0;
+    admin_list_kvf(l, "master-link-down-time", "%lld", down);
+    admin_list_kv(l, "master-link-status",
+                  v->has_info && in->master_link_up ? "ok" : "err");
+    admin_list_kv(l, "master-host", v->has_info ? in->master_host : "?");
+    admin_list_kvf(l, "master-port", "%d", v->has_info ? in->master_port : 0);
+    admin_list_kvf(l, "slave-priority", "%d",
+                   v->has_info ? in->replica_priority : 100);
+    admin_list_kvf(l, "slave-repl-offset", "%lld",
+                   v->has_info ? (long long)in->slave_repl_offset : 0LL);
+    admin_list_kvf(l, "replica-announced", "%d",
+                   v->has_info ? in->replica_announced : 1);
 }
 
 static void
@@ -106,17 +180,56 @@ sentinel_replicas(admin_client *c, const admin_args *a, void *ctx)
         return;
     admin_list l;
     admin_list_init(&l);
-    for (int i = 0; i < s->nreplicas; i++) {
-        const config_addr *r = &s->replicas[i].addr;
+    int n = monitor_replica_count(x->mon, s->m.name);
+    for (int i = 0; i < n; i++) {
+        monitor_view v;
+        if (!monitor_replica_view(x->mon, s->m.name, i, &v))
+            continue;
         admin_list m;
         admin_list_init(&m);
-        admin_list_kvf(&m, "name", "%s:%d", r->host, r->port);
-        admin_list_kv(&m, "ip", r->host);
-        admin_list_kvf(&m, "port", "%d", r->port);
-        admin_list_kv(&m, "flags", "slave");
-        admin_list_kv(&m, "master-host", s->m.address.host);
-        admin_list_kvf(&m, "master-port", "%d", s->m.address.port);
+        replica_fields(&m, &v, s);
         admin_list_list(&l, &m);
+    }
+    admin_reply_list(c, &l);
+}
+
+static void
+cache_entry(admin_list *l, const monitor_view *v)
+{
+    admin_list e;
+    admin_list_init(&e);
+    admin_list_int(&e, v->info_raw_age_ms < 0 ? 0 : v->info_raw_age_ms);
+    admin_list_str(&e, v->info_raw);
+    admin_list_list(l, &e);
+}
+
+/* SENTINEL INFO-CACHE name...: per set, its name and [age_ms, INFO text]
+ * for the master and each replica, as Sentinel. */
+static void
+sentinel_info_cache(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    const topo *t = node_topo(x->n);
+    admin_list l;
+    admin_list_init(&l);
+    for (int k = 0; k < t->nsets; k++) {
+        const topo_set *s = &t->sets[k];
+        bool want = a->argc == 2;
+        for (int j = 2; j < a->argc && !want; j++)
+            want = strcmp(a->argv[j], s->m.name) == 0;
+        if (!want)
+            continue;
+        admin_list infos;
+        admin_list_init(&infos);
+        monitor_view v;
+        if (monitor_master_view(x->mon, s->m.name, &v))
+            cache_entry(&infos, &v);
+        int n = monitor_replica_count(x->mon, s->m.name);
+        for (int i = 0; i < n; i++)
+            if (monitor_replica_view(x->mon, s->m.name, i, &v))
+                cache_entry(&infos, &v);
+        admin_list_str(&l, s->m.name);
+        admin_list_list(&l, &infos);
     }
     admin_reply_list(c, &l);
 }
@@ -303,6 +416,40 @@ sentinel_reset(admin_client *c, const admin_args *a, void *ctx)
     node_submit(x->n, &cmd, reset_done, admin_defer(c));
 }
 
+/* SENTINEL PENDING-SCRIPTS: queued and running scripts, Sentinel's fields. */
+static void
+sentinel_pending_scripts(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    size_t n = (size_t)scripts_queued(x->scripts) + 1;
+    scripts_job_info *jobs = xcalloc(n, sizeof(*jobs));
+    n = scripts_pending(x->scripts, jobs, n);
+    admin_list l;
+    admin_list_init(&l);
+    for (size_t i = 0; i < n; i++) {
+        const scripts_job_info *j = &jobs[i];
+        admin_list e, argv;
+        admin_list_init(&e);
+        admin_list_init(&argv);
+        admin_list_str(&e, "argv");
+        for (int k = 0; k < j->argc; k++)
+            admin_list_str(&argv, j->argv[k]);
+        admin_list_list(&e, &argv);
+        admin_list_kv(&e, "flags", j->running ? "running" : "scheduled");
+        admin_list_kvf(&e, "pid", "%ld", (long)j->pid);
+        if (j->running)
+            admin_list_kvf(&e, "run-time", "%llu",
+                           (unsigned long long)j->run_time_ms);
+        else
+            admin_list_kvf(&e, "run-delay", "%llu",
+                           (unsigned long long)j->run_delay_ms);
+        admin_list_kvf(&e, "retry-num", "%d", j->retry_num);
+        admin_list_list(&l, &e);
+    }
+    free(jobs);
+    admin_reply_list(c, &l);
+}
+
 const admin_command cmd_sentinel_table[] = {
     {"SENTINEL", "MASTERS", 2, 0, sentinel_masters,
      "-- Show the state of every monitored master."},
@@ -312,10 +459,14 @@ const admin_command cmd_sentinel_table[] = {
      "<name> -- Show the replicas of a monitored master."},
     {"SENTINEL", "SLAVES", 3, 0, sentinel_replicas,
      "<name> -- Alias of REPLICAS."},
+    {"SENTINEL", "INFO-CACHE", -2, 0, sentinel_info_cache,
+     "[<name> ...] -- Last INFO of every instance, with its age in ms."},
     {"SENTINEL", "SENTINELS", 3, 0, sentinel_sentinels,
      "<name> -- Show the other monitors of the group."},
     {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", 3, 0, sentinel_get_addr,
      "<name> -- Address of the current master, null if unknown."},
+    {"SENTINEL", "PENDING-SCRIPTS", 2, 0, sentinel_pending_scripts,
+     "-- Scripts queued or running."},
     {"SENTINEL", "MYID", 2, 0, sentinel_myid,
      "-- This monitor's id."},
     {"SENTINEL", "MONITOR", 6, ADMIN_CMD_WRITE, sentinel_monitor,

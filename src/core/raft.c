@@ -146,13 +146,14 @@ void
 raft_become_follower(raft *r, uint64_t term, const char *leader)
 {
     bool was_leader = r->role == RAFT_LEADER;
+    bool has_leader = leader != NULL && leader[0] != '\0';
     if (term > r->term) {
         r->term = term;
         raft_set_id(&r->vote, NULL);    /* a new term: nobody voted for yet */
     }
     r->role = RAFT_FOLLOWER;
     raft_set_id(&r->leader, leader);
-    if (leader != NULL && leader[0] != '\0')
+    if (has_leader)
         r->leader_contact = r->now;
     r->n_votes = 0;
     if (was_leader) {
@@ -160,7 +161,15 @@ raft_become_follower(raft *r, uint64_t term, const char *leader)
         r->n_prs = 0;
         raft_set_id(&r->transferee, NULL);
     }
-    raft_reset_election_timer(r);
+    /* Figure 2 restarts the election timer only on hearing from a leader
+     * or granting a vote (raft_handle_vote does that).  Learning a higher
+     * term from a vote or a response, or losing an election, leaves it
+     * running: restarting it there lets a candidate that cannot win -- its
+     * campaigns unseen by a viable one, as with diverging uncommitted
+     * configurations -- pre-empt the viable one round after round (the
+     * simulator found that livelock).  A former leader's timer is stale. */
+    if (has_leader || was_leader)
+        raft_reset_election_timer(r);
 }
 
 void

@@ -206,9 +206,12 @@ typedef struct raft_ready {
     /* 1. persist, in this order:
      *    a. snapshot != NULL: store it and drop every durable entry (all of
      *       them are covered by it or superseded);
-     *    b. truncate_from != 0: delete durable entries >= truncate_from;
-     *    c. append entries (their indexes follow on from what is left);
-     *    d. has_hard_state: store hard_state.
+     *    b. delete durable entries >= min(truncate_from, entries[0].index)
+     *       (whichever is present; a batch offered again after a failed
+     *       write may start inside what reached the disk);
+     *    c. append entries;
+     *    d. has_hard_state: store hard_state -- once the entries are
+     *       durable (or atomically with them).
      *    Then make it all durable (fsync). */
     const raft_snapshot *snapshot;
     uint64_t truncate_from;

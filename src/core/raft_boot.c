@@ -49,15 +49,16 @@ vote_ok(const raft_id *v)
 }
 
 /* Durable state must be self-consistent; anything else is corruption the
- * runtime has to hear about rather than a log we silently trust. */
+ * runtime has to hear about rather than a log we silently trust.  *term
+ * receives the newest term the state shows (see raft_restore). */
 static int
 check_restore(const raft_hard_state *hs, const raft_snapshot *snap,
-              const raft_entry *ents, size_t n, size_t *skip)
+              const raft_entry *ents, size_t n, size_t *skip, uint64_t *newest)
 {
     uint64_t base = snap ? snap->meta.index : 0, term = snap ? snap->meta.term : 0;
     if (!vote_ok(&hs->vote) || (n > 0 && ents == NULL))
         return RAFT_EINVAL;
-    if (snap != NULL && (base == 0 || term == 0 || term > hs->term ||
+    if (snap != NULL && (base == 0 || term == 0 ||
                          !raft_conf_valid(&snap->meta.conf) ||
                          (snap->len > 0 && snap->data == NULL)))
         return RAFT_EINVAL;
@@ -67,7 +68,7 @@ check_restore(const raft_hard_state *hs, const raft_snapshot *snap,
     for (size_t i = *skip; i < n; i++) {
         const raft_entry *e = &ents[i];
         if (e->index != base + 1 + (i - *skip) || e->term < term ||
-            e->term > hs->term || e->type > RAFT_ENTRY_CONF ||
+            e->type > RAFT_ENTRY_CONF ||
             (e->len > 0 && e->data == NULL) ||
             (e->type == RAFT_ENTRY_CONF &&
              raft_conf_entry_decode(e->data, e->len, NULL, NULL, NULL) != RAFT_OK))
@@ -76,6 +77,7 @@ check_restore(const raft_hard_state *hs, const raft_snapshot *snap,
     }
     if (hs->commit > base + (n - *skip))
         return RAFT_EINVAL;             /* committed entries went missing */
+    *newest = term > hs->term ? term : hs->term;
     return RAFT_OK;
 }
 
@@ -88,7 +90,8 @@ raft_restore(raft *r, const raft_hard_state *hs, const raft_snapshot *snap,
     if (!fresh(r))
         return RAFT_ESTATE;
     size_t skip;
-    if (hs == NULL || check_restore(hs, snap, ents, n, &skip) != RAFT_OK)
+    uint64_t term;
+    if (hs == NULL || check_restore(hs, snap, ents, n, &skip, &term) != RAFT_OK)
         return RAFT_EINVAL;
     if (snap != NULL) {
         r->snap = raft_snapshot_dup(snap);
@@ -101,8 +104,15 @@ raft_restore(raft *r, const raft_hard_state *hs, const raft_snapshot *snap,
     /* The state machine restarts from the snapshot; committed entries
      * after it are handed out again. */
     r->log.applied = r->log.snap_index;
-    r->term = hs->term;
-    r->vote = hs->vote;
+    /* A crash in the middle of persisting a batch can leave its entries
+     * (or snapshot) durable but not its hard state, so the log may show a
+     * newer term than the hard state.  Adopting that term with no vote is
+     * safe: nothing that depended on the torn batch -- a vote grant, an
+     * acknowledgement -- was sent, since messages leave only after their
+     * whole batch is durable. */
+    r->term = term;
+    if (term == hs->term)
+        r->vote = hs->vote;
     r->prev_hs = *hs;
     raft_conf_refresh(r);
     r->conf_changed = true;

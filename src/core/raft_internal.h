@@ -31,7 +31,7 @@ typedef struct raft_progress {
     uint64_t pending_snapshot;  /* snapshot state: index sent */
     uint64_t snapshot_sent_ms;
     uint64_t read_acked;        /* highest read-index round acknowledged */
-    uint64_t progress_ms;       /* when match last advanced */
+    uint64_t progress_ms;       /* match advanced / pipeline got busy */
     uint32_t infl_start;        /* ring of last indexes of appends in flight */
     uint32_t infl_count;
     uint64_t infl[RAFT_MAX_INFLIGHT];

@@ -235,6 +235,10 @@ send_append(raft *r, raft_progress *pr, bool allow_empty)
     if (pr->state == RAFT_PROGRESS_PROBE) {
         pr->probe_sent = true;          /* one probe at a time */
     } else if (n > 0) {
+        /* The stall clock starts when the pipeline goes from empty to
+         * busy: idle time before that is no sign of lost appends. */
+        if (pr->infl_count == 0)
+            pr->progress_ms = r->now;
         pr->next += n;                  /* optimistic pipelining */
         infl_add(pr, pr->next - 1);
     }

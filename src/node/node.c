@@ -320,12 +320,28 @@ on_frame(void *ctx, const char *peer, const uint8_t *data, size_t len)
     case NODE_FRAME_FWD_ACK:
         node_on_fwd_ack(n, data + 1, len - 1);
         break;
+    case NODE_FRAME_OPINION:
+        node_on_opinion(n, peer, data + 1, len - 1);
+        break;
     default:
         log_warning("node: unknown frame type %u from %s dropped", data[0],
                     peer);
         return;
     }
-    node_process(n);
+    node_kick(n);
+}
+
+static void
+on_process(evutil_socket_t fd, short what, void *arg)
+{
+    node_process(arg);
+}
+
+void
+node_kick(node *n)
+{
+    if (n->process_ev && !event_pending(n->process_ev, EV_TIMEOUT, NULL))
+        event_active(n->process_ev, EV_TIMEOUT, 0);
 }
 
 static void
@@ -345,6 +361,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     if (now - n->last_duty_ms >= 100) {
         n->last_duty_ms = now;
         node_duties(n, now);
+        node_opinions_duty(n, now);
         node_waiters_expire(n, now);
         node_process(n);
     }
@@ -529,6 +546,7 @@ node_new(const node_options *o, char *err, size_t len)
     struct timeval tv = {0, (period < 5 ? 5 : period) * 1000};
     n->tick_ev = event_new(n->base, -1, EV_PERSIST, on_tick, n);
     event_add(n->tick_ev, &tv);
+    n->process_ev = event_new(n->base, -1, 0, on_process, n);
     node_process(n);
     return n;
 }
@@ -541,6 +559,8 @@ node_free(node *n)
     node_waiters_fail_all(n, "-ERR monitor shutting down");
     if (n->tick_ev)
         event_free(n->tick_ev);
+    if (n->process_ev)
+        event_free(n->process_ev);
     if (n->tp)
         transport_free(n->tp);
     if (n->st)
@@ -549,6 +569,7 @@ node_free(node *n)
         raft_free(n->r);
     topo_free(&n->topo);
     free(n->waiters);
+    node_opinions_free(n);
     free(n);
 }
 

@@ -60,6 +60,13 @@ typedef struct node_stats {
 } node_stats;
 void node_get_stats(const node *n, node_stats *st);
 
+/* ---- sdown opinions and odown ------------------------------------------------ */
+
+/* This monitor's opinion of a set's master (known = false in TILT: no
+ * opinion).  Sent to the leader when it changes and refreshed every
+ * second; the leader commits odown when `quorum` fresh opinions agree. */
+void node_report_opinion(node *n, const char *set, bool sdown, bool known);
+
 /* ---- writes ------------------------------------------------------------------ */
 
 /* The outcome of a submitted write, delivered exactly once unless the

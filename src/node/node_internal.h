@@ -16,8 +16,25 @@
 enum {
     NODE_FRAME_RAFT = 1,        /* raft_codec bytes */
     NODE_FRAME_FWD = 2,         /* a follower's write for the leader */
-    NODE_FRAME_FWD_ACK = 3      /* the leader's answer: index/term or error */
+    NODE_FRAME_FWD_ACK = 3,     /* the leader's answer: index/term or error */
+    NODE_FRAME_OPINION = 4      /* a monitor's sdown opinions, to the leader */
 };
+
+/* One monitor's opinion of one set's master, as the leader last heard it
+ * (or this monitor's own, with from = its id). */
+typedef struct opinion {
+    char set[CONFIG_STR_MAX];
+    char from[RAFT_ID_MAX + 1];
+    bool sdown;
+    bool known;
+    uint64_t at_ms;
+} opinion;
+
+typedef struct odown_proposal {
+    char set[CONFIG_STR_MAX];
+    bool flag;
+    uint64_t at_ms;
+} odown_proposal;
 
 enum { FWD_TOPO = 1, FWD_CONF = 2, FWD_TRANSFER = 3 };
 
@@ -47,6 +64,7 @@ struct node {
     topo topo;
 
     struct event *tick_ev;
+    struct event *process_ev;   /* deferred node_process, see node_kick */
     uint64_t last_duty_ms;
     raft_role role;
     raft_id leader;
@@ -68,6 +86,12 @@ struct node {
     void *shutdown_arg;
     uint64_t shutdown_deadline_ms;
 
+    opinion *opinions;          /* leader: everyone's; others: own only */
+    int nopinions;
+    uint64_t opinions_sent_ms;
+    odown_proposal *odown_pending;  /* last judgement proposed per set */
+    int nodown_pending;
+
     node_stats stats;
 };
 
@@ -75,6 +99,9 @@ uint64_t node_now_ms(void);
 
 /* node.c */
 void node_process(node *n);
+/* Runs node_process once later in this loop turn, so proposals and
+ * frames arriving together share one fsync (group commit). */
+void node_kick(node *n);
 void node_send_frame(node *n, const char *to, uint8_t type, const uint8_t *p,
                      size_t len);
 
@@ -85,6 +112,11 @@ void node_waiters_applied(node *n, const raft_entry *e,
                           const topo_result *res);
 void node_waiters_expire(node *n, uint64_t now);
 void node_waiters_fail_all(node *n, const char *error);
+
+/* node_odown.c */
+void node_on_opinion(node *n, const char *from, const uint8_t *p, size_t len);
+void node_opinions_duty(node *n, uint64_t now);
+void node_opinions_free(node *n);
 
 /* node_duty.c */
 void node_duties(node *n, uint64_t now);

@@ -230,7 +230,7 @@ submit(node *n, const fwd_req *q, node_done_fn done, void *arg)
         uint64_t index, term;
         int rc = propose(n, q, &index, &term);
         accepted(n, waiter_find(n, handle), rc, index, term);
-        node_process(n);
+        node_kick(n);
     } else if (n->leader.s[0] == '\0') {
         finish_error(n, waiter_index(n, w), raft_error_reply(RAFT_ENOTLEADER));
     } else {

@@ -272,8 +272,26 @@ apply_replica(topo *t, const topo_cmd *c, topo_result *res)
         return;
     }
     s->replicas = xreallocarray(s->replicas, (size_t)s->nreplicas + 1,
-                        sizeof(*s->replicas));
+                                sizeof(*s->replicas));
     s->replicas[s->nreplicas++].addr = c->m.address;
+    announce(res, "+slave", "slave %s:%d %s %d @ %s %s %d", c->m.address.host,
+             c->m.address.port, c->m.address.host, c->m.address.port,
+             s->m.name, s->m.address.host, s->m.address.port);
+}
+
+static void
+apply_odown(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL || s->odown == c->flag)
+        return;     /* set removed meanwhile, or a duplicate judgement */
+    s->odown = c->flag;
+    if (c->flag)
+        announce(res, "+odown", "master %s %s %d #quorum %u/%d", s->m.name,
+                 s->m.address.host, s->m.address.port, c->votes, c->m.quorum);
+    else
+        announce(res, "-odown", "master %s %s %d", s->m.name,
+                 s->m.address.host, s->m.address.port);
 }
 
 typedef void (*apply_fn)(topo *, const topo_cmd *, topo_result *);
@@ -286,6 +304,7 @@ static const apply_fn apply_table[] = {
     [TOPO_CMD_MEMBER] = apply_member,
     [TOPO_CMD_MEMBER_GONE] = apply_member_gone,
     [TOPO_CMD_REPLICA] = apply_replica,
+    [TOPO_CMD_ODOWN] = apply_odown,
 };
 
 void

@@ -32,6 +32,7 @@ typedef struct topo_replica {
 typedef struct topo_set {
     config_master m;            /* name, address = current master, settings */
     uint64_t config_epoch;
+    bool odown;                 /* the leader's quorum judgement */
     topo_replica *replicas;
     int nreplicas;
 } topo_set;
@@ -57,7 +58,8 @@ typedef enum topo_cmd_type {
     TOPO_CMD_RESET = 4,         /* SENTINEL RESET pattern: forget replicas */
     TOPO_CMD_MEMBER = 5,        /* a monitor's admin address */
     TOPO_CMD_MEMBER_GONE = 6,   /* forget a removed monitor's address */
-    TOPO_CMD_REPLICA = 7        /* a replica discovered for a set */
+    TOPO_CMD_REPLICA = 7,       /* a replica discovered for a set */
+    TOPO_CMD_ODOWN = 8          /* quorum of sdown opinions gained / lost */
 } topo_cmd_type;
 
 typedef struct topo_pair {
@@ -73,6 +75,8 @@ typedef struct topo_cmd {
     topo_pair pairs[TOPO_MAX_SET_PAIRS];
     int npairs;
     topo_member member;         /* MEMBER, MEMBER_GONE */
+    bool flag;                  /* ODOWN: gained (true) or lost */
+    uint32_t votes;             /* ODOWN: monitors that reported sdown */
 } topo_cmd;
 
 /* The outcome of applying one entry: Sentinel's error text for the client

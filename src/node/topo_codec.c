@@ -107,6 +107,12 @@ topo_cmd_encode(const topo_cmd *c, buf *out)
     case TOPO_CMD_MEMBER_GONE:
         put_member(out, &c->member);
         break;
+    case TOPO_CMD_ODOWN:
+        buf_put_str(out, c->m.name);
+        buf_put_u8(out, c->flag ? 1 : 0);
+        buf_put_u32(out, c->votes);
+        buf_put_u32(out, (uint32_t)c->m.quorum);
+        break;
     }
 }
 
@@ -143,6 +149,12 @@ topo_cmd_decode(const uint8_t *data, size_t len, topo_cmd *c)
     case TOPO_CMD_MEMBER_GONE:
         get_member(&r, &c->member);
         break;
+    case TOPO_CMD_ODOWN:
+        buf_get_str(&r, c->m.name, sizeof(c->m.name));
+        c->flag = buf_get_u8(&r) != 0;
+        c->votes = buf_get_u32(&r);
+        c->m.quorum = get_int(&r);
+        break;
     default:
         return -1;
     }
@@ -158,6 +170,7 @@ topo_snapshot(const topo *t, buf *out)
         const topo_set *s = &t->sets[i];
         put_master(out, &s->m);
         buf_put_u64(out, s->config_epoch);
+        buf_put_u8(out, s->odown ? 1 : 0);
         buf_put_u32(out, (uint32_t)s->nreplicas);
         for (int j = 0; j < s->nreplicas; j++)
             put_addr(out, &s->replicas[j].addr);
@@ -189,6 +202,7 @@ restore_sets(buf_reader *r, topo *t)
         topo_set *s = &t->sets[t->nsets++];
         get_master(r, &s->m);
         s->config_epoch = buf_get_u64(r);
+        s->odown = buf_get_u8(r) != 0;
         uint32_t nr = get_count(r, TOPO_MAX_REPLICAS);
         s->replicas = xcalloc(nr ? nr : 1, sizeof(*s->replicas));
         for (uint32_t j = 0; j < nr && buf_reader_ok(r); j++)

@@ -253,7 +253,7 @@ class Group:
     """N raft-sentinel monitors with their own ports, data dirs and logs."""
 
     def __init__(self, tc, n=3, election_timeout_ms=1000, heartbeat_ms=100, extra="",
-                 masters=(), peer_secret=""):
+                 masters=(), peer_secret="", master_extra=""):
         self.tc = tc
         self.ids = ["m%d" % (i + 1) for i in range(n)]
         self.admin = {m: free_port() for m in self.ids}
@@ -262,9 +262,12 @@ class Group:
         self.heartbeat_ms = heartbeat_ms
         self.extra = extra
         self.masters = list(masters)
+        self.master_extra = master_extra
         self.secret = {m: peer_secret for m in self.ids}
         self.procs = {}
         self.initial = list(self.ids)
+        self.hosts = {}         # id -> IP (default 127.0.0.1)
+        self.netns = {}         # id -> network namespace to run in
         self.password = ""
         for line in extra.splitlines():
             if line.replace(" ", "").startswith("requirepass="):
@@ -277,9 +280,15 @@ class Group:
         self.raft[mid] = free_port()
         self.secret[mid] = self.secret[self.ids[0]]
 
+    def host(self, mid):
+        return self.hosts.get(mid, "127.0.0.1")
+
     def config_text(self, mid, join=False):
         peers = self.initial if not join else self.initial + [mid]
-        lines = ["[sentinel]", "id = %s" % mid, "port = %d" % self.admin[mid],
+        host = self.host(mid)
+        bind = host if mid in self.netns or host == "127.0.0.1" else "127.0.0.1 " + host
+        lines = ["[sentinel]", "id = %s" % mid, "bind = %s" % bind,
+                 "port = %d" % self.admin[mid],
                  "raft_port = %d" % self.raft[mid],
                  "data_dir = %s" % self.tc.path("data-" + mid),
                  "election_timeout_ms = %d" % self.election_timeout_ms,
@@ -289,18 +298,19 @@ class Group:
         if join:
             lines.append("join = yes")
         lines.append(self.extra)
-        lines += ["", "[peers]"] + ["%s = 127.0.0.1:%d" % (p, self.raft[p]) for p in peers]
+        lines += ["", "[peers]"] + ["%s = %s:%d" % (p, self.host(p), self.raft[p]) for p in peers]
         for name, host, port, quorum in self.masters:
             lines += ["", "[master %s]" % name, "address = %s:%d" % (host, port),
-                      "quorum = %d" % quorum]
+                      "quorum = %d" % quorum, self.master_extra]
         return "\n".join(lines) + "\n"
 
     def start(self, mid, join=False):
         path = self.tc.write(mid + ".ini", self.config_text(mid, join))
-        p = self.tc.start([RS_BIN, "--config", path], mid + "-%d" % len(self.tc.procs))
+        prefix = ["ip", "netns", "exec", self.netns[mid]] if mid in self.netns else []
+        p = self.tc.start(prefix + [RS_BIN, "--config", path], mid + "-%d" % len(self.tc.procs))
         self.procs[mid] = p
         # Any reply will do: with requirepass set, PING answers -NOAUTH.
-        wait_until(lambda: try_command(self.admin[mid], "PING") is not None or not p.alive(),
+        wait_until(lambda: self.try_cmd(mid, "PING") is not None or not p.alive(),
                    timeout=20, what="%s admin port" % mid)
         self.tc.assertTrue(p.alive(), "%s exited:\n%s" % (mid, p.log()))
         return p
@@ -319,9 +329,22 @@ class Group:
         p.kill()
         return rc
 
+    def cmd(self, mid, *args, timeout=5.0):
+        """A command to monitor mid (on its own address), authenticated if needed."""
+        with RespConn(self.admin[mid], host=self.host(mid), timeout=timeout) as c:
+            if self.password:
+                c.command("AUTH", self.password)
+            return c.command(*args)
+
+    def try_cmd(self, mid, *args):
+        try:
+            return self.cmd(mid, *args, timeout=2.0)
+        except (OSError, ConnectionError):
+            return None
+
     def status(self, mid):
         try:
-            with RespConn(self.admin[mid], timeout=2.0) as c:
+            with RespConn(self.admin[mid], host=self.host(mid), timeout=2.0) as c:
                 if self.password:
                     c.command("AUTH", self.password)
                 reply = c.command("RAFT", "STATUS")
@@ -347,3 +370,83 @@ class Group:
 
     def log(self, mid):
         return self.procs[mid].log()
+
+
+# ---- real redis-server instances ---------------------------------------------
+
+class RedisSet:
+    """A redis-server master with replicas on 127.0.0.1, each in its own dir."""
+
+    def __init__(self, tc, replicas=2, master_args=(), replica_args=None, bind="127.0.0.1",
+                 passwords=None):
+        self.tc = tc
+        self.bind = bind
+        self.passwords = passwords or {}
+        self.ports = [free_port() for _ in range(replicas + 1)]
+        self.procs = [None] * (replicas + 1)
+        self.args = [list(master_args)] + [list((replica_args or {}).get(i, ()))
+                                          for i in range(1, replicas + 1)]
+        for i in range(replicas + 1):
+            self.start(i)
+        for i in range(1, replicas + 1):
+            wait_until(lambda: self.info(i).get("master_link_status") == "up", timeout=20,
+                       what="replica %d linked" % i)
+
+    @property
+    def master_port(self):
+        return self.ports[0]
+
+    def start(self, i):
+        d = self.tc.path("redis-%d" % i)
+        os.makedirs(d, exist_ok=True)
+        # protected-mode off: partition tests reach it on a veth address.
+        args = [REDIS_SERVER, "--port", str(self.ports[i]), "--bind", self.bind, "--dir", d,
+                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--protected-mode", "no"]
+        if i > 0:
+            args += ["--replicaof", "127.0.0.1", str(self.ports[0])]
+        args += self.args[i]
+        self.procs[i] = self.tc.start(args, "redis-%d-%d" % (i, len(self.tc.procs)))
+        wait_until(lambda: self.try_ping(i), timeout=20, what="redis %d up" % i)
+
+    def try_ping(self, i):
+        r = try_command(self.ports[i], "PING")
+        return r == "PONG" or isinstance(r, RespError)
+
+    def cmd(self, i, *args):
+        with RespConn(self.ports[i]) as c:
+            if self.passwords.get(i):
+                c.command("AUTH", self.passwords[i])
+            return c.command(*args)
+
+    def info(self, i, section="replication"):
+        try:
+            text = self.cmd(i, "INFO", section) or ""
+        except (OSError, ConnectionError):
+            return {}
+        if isinstance(text, RespError):
+            return {}
+        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def subscribe(port, *channels, password=""):
+    """A connection in subscribe mode; read messages with next_message()."""
+    c = RespConn(port, timeout=30)
+    if password:
+        c.command("AUTH", password)
+    c.send("SUBSCRIBE", *channels)
+    for _ in channels:
+        c.read()
+    return c
+
+
+def next_message(conn, timeout):
+    """The next pub/sub message as (channel, data), or None after timeout seconds."""
+    conn.sock.settimeout(timeout)
+    try:
+        msg = conn.read()
+    except (socket.timeout, TimeoutError):
+        return None
+    finally:
+        conn.sock.settimeout(30)
+    return (msg[1], msg[2]) if isinstance(msg, list) and msg and msg[0] == "message" else None

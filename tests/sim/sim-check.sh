@@ -1,8 +1,8 @@
 #!/bin/sh
 # sim-check.sh -- the Raft simulator as part of `make check`.
 #
-# 1. Safety under mixed faults: 2,000 seeds (1,000 with 3 nodes, 800 with
-#    5, 200 with 7) must finish with zero violations.
+# 1. Safety under mixed faults: 4,000 seeds (2,000 with 3 nodes, 1,500
+#    with 5, 500 with 7) must finish with zero violations.
 # 2. The checker can fail: each deliberate core bug compiled into the
 #    simulator (--fault commit-old-term, double-vote, stale-read) must be
 #    reported (non-zero exit) within 200 seeds.
@@ -52,10 +52,10 @@ rc_of() {
 start=$(date +%s)
 
 # ---- 1. clean runs, two at a time (the machines have 2 cores) ----------
-launch n3 --nodes 3 --seeds 1000 --seed 1
-launch n5 --nodes 5 --seeds 800 --seed 100001
+launch n3 --nodes 3 --seeds 2000 --seed 1
+launch n5 --nodes 5 --seeds 1500 --seed 100001
 wait
-launch n7 --nodes 7 --seeds 200 --seed 200001
+launch n7 --nodes 7 --seeds 500 --seed 200001
 # ---- 2. deliberate bugs must be caught ---------------------------------
 launch old --nodes 3 --seeds 200 --seed 1 --fault commit-old-term
 wait

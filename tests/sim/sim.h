@@ -79,6 +79,7 @@ typedef struct sim_node {
     /* fault switches for the next ready batch */
     bool fail_next_persist;
     bool crash_after_persist;
+    bool crash_mid_persist;     /* torn batch: a prefix is durable */
 } sim_node;
 
 typedef struct sim_pkt {

@@ -97,6 +97,7 @@ fresh_volatile(sim_world *w, sim_node *nd)
     nd->applied = nd->sm_hash = nd->sm_count = 0;
     nd->seen_commit = nd->checked_commit = 0;
     nd->fail_next_persist = nd->crash_after_persist = false;
+    nd->crash_mid_persist = false;
     nd->doom_at = 0;
     nd->next_tick = w->now + sim_rand(w, nd->tick_ms);
 }
@@ -193,7 +194,7 @@ sim_node_decommission(sim_world *w, int slot)
 /* ---- persist ------------------------------------------------------------------ */
 
 static void
-store_snapshot(sim_world *w, sim_node *nd, const raft_snapshot *s, uint64_t chain)
+store_snapshot(sim_node *nd, const raft_snapshot *s, uint64_t chain)
 {
     free(nd->snap.data);
     nd->snap.meta = s->meta;
@@ -203,7 +204,6 @@ store_snapshot(sim_world *w, sim_node *nd, const raft_snapshot *s, uint64_t chai
         memcpy(nd->snap.data, s->data, s->len);
     nd->has_snap = true;
     nd->snap_chain = chain;
-    (void)w;
 }
 
 static void
@@ -253,7 +253,7 @@ persist(sim_world *w, int slot, const raft_ready *rd, size_t limit)
                                        rd->snapshot->meta.term, &found);
         if (!found)
             sim_violation(w, "%s: snapshot at unknown entry", nd->id);
-        store_snapshot(w, nd, rd->snapshot, chain);
+        store_snapshot(nd, rd->snapshot, chain);
         drop_from(nd, 0);
     }
     uint64_t cut = rd->truncate_from;
@@ -329,6 +329,11 @@ sim_node_drain(sim_world *w, int slot)
             sim_trace(w, "%s: persist failed", nd->id);
             continue;
         }
+        if (nd->crash_mid_persist) {
+            persist(w, slot, &rd, (size_t)sim_rand(w, persist_ops(&rd) + 1));
+            sim_node_crash(w, slot);    /* torn batch, nothing sent */
+            return;
+        }
         persist(w, slot, &rd, SIZE_MAX);
         if (nd->crash_after_persist) {
             nd->crash_after_persist = false;
@@ -362,7 +367,7 @@ sim_take_snapshot(sim_world *w, int slot)
     }
     raft_snapshot s = {.meta = meta, .data = (uint8_t *)v, .len = sizeof(v)};
     /* Snapshot first, then compact: a crash in between loses nothing. */
-    store_snapshot(w, nd, &s, chain);
+    store_snapshot(nd, &s, chain);
     size_t keep = 0;
     for (size_t i = 0; i < nd->n_log; i++) {
         if (nd->log[i].e.index <= meta.index)

@@ -241,10 +241,18 @@ crash(sim_world *w, int slot)
 {
     if (slot < 0)
         return;
-    if (sim_rand(w, 3) == 0)
-        w->nodes[slot].crash_after_persist = true;  /* mid-batch */
-    else
+    switch (sim_rand(w, 6)) {
+    case 0:
+    case 1:
+        w->nodes[slot].crash_after_persist = true;  /* durable, unsent */
+        break;
+    case 2:
+        w->nodes[slot].crash_mid_persist = true;    /* torn batch */
+        break;
+    default:
         sim_node_crash(w, slot);
+        break;
+    }
 }
 
 void

@@ -334,12 +334,35 @@ start_heal(sim_world *w)
     for (int i = 0; i < w->n_slots; i++) {
         w->nodes[i].fail_next_persist = false;
         w->nodes[i].crash_after_persist = false;
+        w->nodes[i].crash_mid_persist = false;
         if (w->nodes[i].state == SLOT_DOWN)
             sim_node_restart(w, i);
     }
     w->live_ms = liveness_bound(w);     /* with every node back */
     sim_trace(w, "heal: faults stop, liveness bound %llu ms",
               (unsigned long long)w->live_ms);
+}
+
+/* --verbose: every node's view, to diagnose a liveness failure. */
+static void
+dump_nodes(sim_world *w)
+{
+    for (int i = 0; i < w->n_slots; i++) {
+        const sim_node *nd = &w->nodes[i];
+        if (nd->state != SLOT_UP)
+            continue;
+        raft_status st;
+        raft_get_status(nd->r, &st);
+        char conf[256] = "";
+        size_t off = 0;
+        for (uint32_t k = 0; k < st.conf.n && off < sizeof(conf) - 80; k++)
+            off += (size_t)snprintf(conf + off, sizeof(conf) - off, " %s%s",
+                                    st.conf.m[k].id.s, st.conf.m[k].voter ? "" : "(l)");
+        sim_trace(w, "%s %s term=%llu last=%llu/%llu commit=%llu conf:%s", nd->id,
+                  raft_role_name(st.role), (unsigned long long)st.term,
+                  (unsigned long long)st.last_index, (unsigned long long)st.last_term,
+                  (unsigned long long)st.commit, conf);
+    }
 }
 
 static void
@@ -362,6 +385,7 @@ loop(sim_world *w)
             sim_violation(w, "liveness: no leader committed a new proposal "
                           "within %llu ms after faults stopped",
                           (unsigned long long)w->live_ms);
+            dump_nodes(w);
             break;
         }
         uint64_t t = next_event(w);

@@ -215,6 +215,31 @@ START_TEST(test_majority_wins_majority_rejection_loses)
 }
 END_TEST
 
+/* Figure 2: the election timer restarts only on hearing from the leader or
+ * granting a vote.  A candidate that lost keeps its timer running from the
+ * start of its campaign, so it retries within 2T of that start. */
+START_TEST(test_lost_election_keeps_timer_running)
+{
+    raft *r = tn_solo("n1", 3, NULL);
+    uint64_t t0 = time_to_campaign(r);
+    tn_settle(r);
+    for (int i = 2; i <= 3; i++) {
+        char id[4] = {'n', (char)('0' + i), 0};
+        raft_msg m = tn_msg(RAFT_MSG_VOTE_RESP, id, "n1", 2);
+        m.reject = true;
+        raft_step(r, &m);
+    }
+    ck_assert_int_eq(status(r).role, RAFT_FOLLOWER);
+    uint64_t now = t0 + 1;
+    while (status(r).role != RAFT_CANDIDATE && now < t0 + 200)
+        raft_tick(r, ++now);
+    ck_assert_int_eq(status(r).role, RAFT_CANDIDATE);
+    ck_assert_uint_eq(status(r).term, 3);
+    ck_assert_uint_lt(now, t0 + 200);
+    raft_free(r);
+}
+END_TEST
+
 /* Rule 3.3: any message with a higher term makes a leader step down. */
 START_TEST(test_leader_steps_down_on_higher_term)
 {
@@ -473,6 +498,7 @@ suite(void)
     tcase_add_test(tc, test_vote_survives_restart);
     tcase_add_test(tc, test_election_restriction);
     tcase_add_test(tc, test_majority_wins_majority_rejection_loses);
+    tcase_add_test(tc, test_lost_election_keeps_timer_running);
     tcase_add_test(tc, test_leader_steps_down_on_higher_term);
     tcase_add_test(tc, test_prevote_isolated_node_keeps_term);
     tcase_add_test(tc, test_prevote_changes_no_state_and_reply_carries_request_term);

@@ -381,11 +381,36 @@ START_TEST(test_restore_rejects_inconsistent_state)
     hs.commit = 5;
     ck_assert_int_eq(raft_restore(r, &hs, NULL, e, 2), RAFT_EINVAL);  /* commit */
     hs.commit = 1;
-    hs.term = 0;
-    ck_assert_int_eq(raft_restore(r, &hs, NULL, e, 2), RAFT_EINVAL);  /* future */
-    hs.term = 2;
+    raft_entry bad[2] = {ent(2, 1), ent(1, 2)};
+    ck_assert_int_eq(raft_restore(r, &hs, NULL, bad, 2), RAFT_EINVAL);  /* terms */
+    bad[1].type = 9;
+    bad[1].term = 2;
+    ck_assert_int_eq(raft_restore(r, &hs, NULL, bad, 2), RAFT_EINVAL);  /* type */
     ck_assert_int_eq(raft_restore(r, &hs, NULL, e, 2), RAFT_OK);
     ck_assert_int_eq(raft_restore(r, &hs, NULL, e, 2), RAFT_ESTATE);
+    raft_free(r);
+}
+END_TEST
+
+/* A crash while persisting a batch may leave its entries durable but not
+ * its hard state: the log shows a newer term.  Restore adopts that term
+ * with no vote (no message of the torn batch was sent) and persists it. */
+START_TEST(test_restore_after_torn_batch_adopts_newer_term)
+{
+    raft_config c = tn_config("n1");
+    raft_entry e[3] = {ent(1, 1), ent(1, 2), ent(4, 3)};
+    raft_hard_state hs = {.term = 2, .commit = 1};
+    snprintf(hs.vote.s, sizeof(hs.vote.s), "n2");
+    raft *r = raft_new(&c);
+    ck_assert_int_eq(raft_restore(r, &hs, NULL, e, 3), RAFT_OK);
+    raft_status st = status(r);
+    ck_assert_uint_eq(st.term, 4);
+    ck_assert_str_eq(st.vote.s, "");
+    raft_ready rd;
+    raft_get_ready(r, &rd);
+    ck_assert(rd.has_hard_state);
+    ck_assert_uint_eq(rd.hard_state.term, 4);
+    raft_advance(r, &rd);
     raft_free(r);
 }
 END_TEST
@@ -455,6 +480,7 @@ suite(void)
     tcase_add_test(tc, test_persist_failed_leader_steps_down);
     tcase_add_test(tc, test_crash_restart_keeps_committed_entries);
     tcase_add_test(tc, test_restore_rejects_inconsistent_state);
+    tcase_add_test(tc, test_restore_after_torn_batch_adopts_newer_term);
     tcase_add_test(tc, test_ready_contract);
     tcase_add_test(tc, test_single_voter_commits_after_local_persist);
     suite_add_tcase(s, tc);

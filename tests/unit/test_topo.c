@@ -253,6 +253,39 @@ START_TEST(test_damaged_commands_refused)
 }
 END_TEST
 
+START_TEST(test_odown_judgement_and_slave_event)
+{
+    topo t;
+    topo_init(&t);
+    topo_cmd c = monitor_cmd("m", "10.0.0.1", 6379, 2);
+    apply(&t, &c);
+    topo_cmd od = {.type = TOPO_CMD_ODOWN, .flag = true, .votes = 3};
+    strcpy(od.m.name, "m");
+    od.m.quorum = 2;
+    topo_result r = apply(&t, &od);
+    ck_assert(topo_find(&t, "m")->odown);
+    ck_assert_str_eq(r.event, "+odown");
+    ck_assert_str_eq(r.detail, "master m 10.0.0.1 6379 #quorum 3/2");
+    r = apply(&t, &od);                 /* duplicate: no second event */
+    ck_assert_str_eq(r.event, "");
+    od.flag = false;
+    r = apply(&t, &od);
+    ck_assert(!topo_find(&t, "m")->odown);
+    ck_assert_str_eq(r.event, "-odown");
+    ck_assert_str_eq(r.detail, "master m 10.0.0.1 6379");
+
+    topo_cmd rep = {.type = TOPO_CMD_REPLICA};
+    strcpy(rep.m.name, "m");
+    strcpy(rep.m.address.host, "10.0.0.2");
+    rep.m.address.port = 6380;
+    r = apply(&t, &rep);
+    ck_assert_str_eq(r.event, "+slave");
+    ck_assert_str_eq(r.detail, "slave 10.0.0.2:6380 10.0.0.2 6380 @ m "
+                     "10.0.0.1 6379");
+    topo_free(&t);
+}
+END_TEST
+
 static const struct {
     const char *pattern, *s;
     bool match;
@@ -285,6 +318,7 @@ main(void)
     tcase_add_test(tc, test_reset_replicas_members_seeded);
     tcase_add_test(tc, test_snapshot_round_trip_and_damage);
     tcase_add_test(tc, test_damaged_commands_refused);
+    tcase_add_test(tc, test_odown_judgement_and_slave_event);
     tcase_add_loop_test(tc, test_glob, 0, sizeof(globs) / sizeof(globs[0]));
     suite_add_tcase(s, tc);
     return check_run(s);

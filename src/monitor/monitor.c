@@ -1,0 +1,317 @@
+/*
+ * monitor.c -- the Redis watcher's lifecycle: following the replicated
+ * topology (which sets, which master, which replicas), the timer that
+ * drives probing, TILT, and read-only views for the admin port.
+ */
+#include "monitor/monitor_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+uint64_t
+monitor_now(void)
+{
+    return clock_mono_ms();
+}
+
+const topo_set *
+monitor_topo_set(const monitor *m, const char *name)
+{
+    return topo_find(m->o.topo_get(m->o.topo_ctx), name);
+}
+
+/* ---- instances ------------------------------------------------------------- */
+
+static inst *
+inst_new(monitor *m, mset *s, monitor_kind kind, const config_addr *addr)
+{
+    const topo_set *ts = monitor_topo_set(m, s->name);
+    inst *i = xcalloc(1, sizeof(*i));
+    i->mon = m;
+    i->set = s;
+    i->kind = kind;
+    i->addr = *addr;
+    i->created_at = monitor_now();
+    /* Never answered yet: the sdown clock runs from creation. */
+    i->act_ping_at = i->created_at;
+    i->role = MONITOR_ROLE_UNKNOWN;
+
+    char name[128];
+    snprintf(name, sizeof(name), "sentinel-%s-cmd", m->o.my_id);
+    mlink_options lo = {0};
+    lo.host = addr->host;
+    lo.port = addr->port;
+    lo.auth_user = ts ? ts->m.auth_user : "";
+    lo.auth_pass = ts ? ts->m.auth_pass : "";
+    lo.client_name = name;
+    lo.connect_timeout_ms = ts && ts->m.down_after_ms / 2 < 1000
+                                ? (ts->m.down_after_ms / 2 > 50
+                                       ? ts->m.down_after_ms / 2 : 50)
+                                : 1000;
+    lo.seed = i->created_at ^ (++m->seq * 0x9e3779b97f4a7c15ull);
+    mlink_callbacks cb = {probe_link_ready, probe_link_down};
+    i->link = mlink_new(m->o.base, &lo, &cb, i);
+    return i;
+}
+
+static void
+inst_free(inst *i)
+{
+    if (i == NULL)
+        return;
+    mlink_free(i->link);
+    free(i->info_raw);
+    free(i);
+}
+
+static bool
+same_addr(const config_addr *a, const config_addr *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* ---- following the topology ------------------------------------------------ */
+
+static mset *
+set_find(monitor *m, const char *name)
+{
+    for (int i = 0; i < m->nsets; i++)
+        if (strcmp(m->sets[i]->name, name) == 0)
+            return m->sets[i];
+    return NULL;
+}
+
+static void
+set_free(mset *s)
+{
+    inst_free(s->master);
+    for (int i = 0; i < s->nreplicas; i++)
+        inst_free(s->replicas[i]);
+    free(s->replicas);
+    free(s->disc);
+    free(s);
+}
+
+static void
+sync_replicas(monitor *m, mset *s, const topo_set *ts)
+{
+    for (int i = 0; i < s->nreplicas; i++)
+        s->replicas[i]->seen = false;
+    for (int j = 0; j < ts->nreplicas; j++) {
+        const config_addr *a = &ts->replicas[j].addr;
+        if (same_addr(a, &ts->m.address))
+            continue;   /* the promoted replica is the master now */
+        bool found = false;
+        for (int i = 0; i < s->nreplicas && !found; i++) {
+            if (same_addr(&s->replicas[i]->addr, a)) {
+                s->replicas[i]->seen = true;
+                found = true;
+            }
+        }
+        if (!found) {
+            s->replicas = xreallocarray(s->replicas, (size_t)s->nreplicas + 1,
+                                        sizeof(*s->replicas));
+            inst *r = inst_new(m, s, MON_REPLICA, a);
+            r->seen = true;
+            s->replicas[s->nreplicas++] = r;
+        }
+    }
+    for (int i = 0; i < s->nreplicas;) {
+        if (s->replicas[i]->seen) {
+            i++;
+            continue;
+        }
+        inst_free(s->replicas[i]);
+        s->replicas[i] = s->replicas[--s->nreplicas];
+    }
+}
+
+void
+monitor_sync(monitor *m)
+{
+    const topo *t = m->o.topo_get(m->o.topo_ctx);
+    for (int i = 0; i < m->nsets; i++)
+        m->sets[i]->seen = false;
+    for (int j = 0; j < t->nsets; j++) {
+        const topo_set *ts = &t->sets[j];
+        mset *s = set_find(m, ts->m.name);
+        if (s == NULL) {
+            s = xcalloc(1, sizeof(*s));
+            snprintf(s->name, sizeof(s->name), "%s", ts->m.name);
+            m->sets = xreallocarray(m->sets, (size_t)m->nsets + 1,
+                                    sizeof(*m->sets));
+            m->sets[m->nsets++] = s;
+        }
+        s->seen = true;
+        if (s->master == NULL || !same_addr(&s->master->addr, &ts->m.address)) {
+            inst_free(s->master);
+            s->master = inst_new(m, s, MON_MASTER, &ts->m.address);
+        }
+        sync_replicas(m, s, ts);
+    }
+    for (int i = 0; i < m->nsets;) {
+        if (m->sets[i]->seen) {
+            i++;
+            continue;
+        }
+        set_free(m->sets[i]);
+        m->sets[i] = m->sets[--m->nsets];
+    }
+}
+
+/* ---- TILT --------------------------------------------------------------------- */
+
+/* A stalled event loop (the process was stopped, the machine swapped) makes
+ * every timeout look expired at once: judging from that would declare
+ * healthy instances down.  As Sentinel, stop judging for a while. */
+static void
+check_tilt(monitor *m, uint64_t now)
+{
+    if (m->last_tick_at && now - m->last_tick_at > MON_TILT_TRIGGER_MS) {
+        if (!m->tilt)
+            events_emit(m->o.ev, "+tilt", NULL,
+                        "#tilt mode entered: the event loop stalled for "
+                        "%llu ms", (unsigned long long)(now - m->last_tick_at));
+        m->tilt = true;
+        m->tilt_at = now;
+        /* Replies that arrived during the stall are not trusted either. */
+        for (int i = 0; i < m->nsets; i++) {
+            mset *s = m->sets[i];
+            if (s->master)
+                s->master->act_ping_at = s->master->ping_pending ? now : 0;
+            for (int j = 0; j < s->nreplicas; j++)
+                s->replicas[j]->act_ping_at =
+                    s->replicas[j]->ping_pending ? now : 0;
+            if (m->o.cb.opinion)
+                m->o.cb.opinion(m->o.cb.ctx, s->name, false, false);
+        }
+    } else if (m->tilt && now - m->tilt_at > MON_TILT_PERIOD_MS) {
+        m->tilt = false;
+        events_emit(m->o.ev, "-tilt", NULL, "#tilt mode exited");
+    }
+    m->last_tick_at = now;
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    monitor *m = arg;
+    uint64_t now = monitor_now();
+    check_tilt(m, now);
+    monitor_sync(m);
+    for (int i = 0; i < m->nsets; i++) {
+        mset *s = m->sets[i];
+        if (s->master)
+            probe_instance(s->master, now);
+        for (int j = 0; j < s->nreplicas; j++)
+            probe_instance(s->replicas[j], now);
+    }
+}
+
+monitor *
+monitor_new(const monitor_options *o)
+{
+    monitor *m = xcalloc(1, sizeof(*m));
+    m->o = *o;
+    m->tick_ev = event_new(o->base, -1, EV_PERSIST, on_tick, m);
+    struct timeval tv = {0, MON_TICK_MS * 1000};
+    event_add(m->tick_ev, &tv);
+    monitor_sync(m);
+    return m;
+}
+
+void
+monitor_free(monitor *m)
+{
+    if (m == NULL)
+        return;
+    if (m->tick_ev)
+        event_free(m->tick_ev);
+    for (int i = 0; i < m->nsets; i++)
+        set_free(m->sets[i]);
+    free(m->sets);
+    free(m);
+}
+
+bool
+monitor_tilt(const monitor *m)
+{
+    return m->tilt;
+}
+
+int64_t
+monitor_tilt_since_ms(const monitor *m)
+{
+    return m->tilt ? (int64_t)(monitor_now() - m->tilt_at) : -1;
+}
+
+/* ---- views ------------------------------------------------------------------ */
+
+static int64_t
+ago(uint64_t now, uint64_t t)
+{
+    return t ? (int64_t)(now - t) : -1;
+}
+
+static void
+fill_view(const inst *i, monitor_view *v)
+{
+    uint64_t now = monitor_now();
+    memset(v, 0, sizeof(*v));
+    v->kind = i->kind;
+    v->addr = i->addr;
+    snprintf(v->runid, sizeof(v->runid), "%s", i->runid);
+    v->connected = mlink_state(i->link) == MLINK_READY;
+    v->sdown = i->sdown;
+    v->sdown_ms = i->sdown ? now - i->sdown_at : 0;
+    v->auth_failed = mlink_auth_failed(i->link);
+    v->role_mismatch = i->role != MONITOR_ROLE_UNKNOWN &&
+                       i->role != (i->kind == MON_MASTER ? MONITOR_ROLE_MASTER
+                                                         : MONITOR_ROLE_SLAVE);
+    v->pending = mlink_pending(i->link);
+    v->last_ping_sent_ms = i->act_ping_at ? (int64_t)(now - i->act_ping_at) : 0;
+    v->last_ok_ping_ms = ago(now, i->last_ok_at ? i->last_ok_at
+                                                : i->created_at);
+    v->last_ping_reply_ms = ago(now, i->last_reply_at ? i->last_reply_at
+                                                      : i->created_at);
+    v->info_refresh_ms = ago(now, i->info_at);
+    v->role_reported_ms = ago(now, i->role_at ? i->role_at : i->created_at);
+    v->link_error = mlink_last_error(i->link);
+    v->info = i->info;
+    v->has_info = i->has_info;
+    v->info_raw = i->info_raw;
+    v->info_raw_age_ms = ago(now, i->info_at);
+}
+
+bool
+monitor_master_view(const monitor *m, const char *set, monitor_view *v)
+{
+    mset *s = set_find((monitor *)m, set);
+    if (s == NULL || s->master == NULL)
+        return false;
+    fill_view(s->master, v);
+    return true;
+}
+
+int
+monitor_replica_count(const monitor *m, const char *set)
+{
+    mset *s = set_find((monitor *)m, set);
+    return s ? s->nreplicas : 0;
+}
+
+bool
+monitor_replica_view(const monitor *m, const char *set, int i,
+                     monitor_view *v)
+{
+    mset *s = set_find((monitor *)m, set);
+    if (s == NULL || i < 0 || i >= s->nreplicas)
+        return false;
+    fill_view(s->replicas[i], v);
+    return true;
+}
