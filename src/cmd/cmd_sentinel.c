@@ -253,7 +253,21 @@ sentinel_sentinels(admin_client *c, const admin_args *a, void *ctx)
         admin_list_kv(&e, "ip", m->admin.host);
         admin_list_kvf(&e, "port", "%d", m->admin.port);
         admin_list_kv(&e, "runid", m->id);
-        admin_list_kv(&e, "flags", "sentinel");
+        bool down = node_peer_sdown(x->n, m->id, a->argv[2]);
+        admin_list_kv(&e, "flags", down ? "sentinel,s_down" : "sentinel");
+        int64_t silence = node_peer_silence_ms(x->n, m->id);
+        admin_list_kv(&e, "link-pending-commands", "0");
+        admin_list_kv(&e, "link-refcount", "1");
+        admin_list_kvf(&e, "last-ping-sent", "0");
+        admin_list_kvf(&e, "last-ok-ping-reply", "%lld", (long long)silence);
+        admin_list_kvf(&e, "last-ping-reply", "%lld", (long long)silence);
+        if (down)
+            admin_list_kvf(&e, "s-down-time", "%lld", (long long)silence);
+        admin_list_kvf(&e, "down-after-milliseconds", "%d",
+                       topo_find(t, a->argv[2])->m.down_after_ms);
+        admin_list_kvf(&e, "last-hello-message", "%lld", (long long)silence);
+        admin_list_kv(&e, "voted-leader", "?");
+        admin_list_kv(&e, "voted-leader-epoch", "0");
         admin_list_list(&l, &e);
     }
     admin_reply_list(c, &l);

@@ -27,10 +27,32 @@ monitor_topo_set(const monitor *m, const char *name)
 
 /* ---- instances ------------------------------------------------------------- */
 
+static void
+inst_connect(monitor *m, inst *i)
+{
+    const topo_set *ts = monitor_topo_set(m, i->set->name);
+    snprintf(i->auth_user, sizeof(i->auth_user), "%s", ts ? ts->m.auth_user : "");
+    snprintf(i->auth_pass, sizeof(i->auth_pass), "%s", ts ? ts->m.auth_pass : "");
+    char name[128];
+    snprintf(name, sizeof(name), "sentinel-%s-cmd", m->o.my_id);
+    int da = ts ? ts->m.down_after_ms : 30000;
+    mlink_options lo = {0};
+    lo.host = i->addr.host;
+    lo.port = i->addr.port;
+    lo.auth_user = i->auth_user;
+    lo.auth_pass = i->auth_pass;
+    lo.client_name = name;
+    /* A connect that hangs longer than half the down-after period would
+     * hold off the reconnect that finds a restarted server. */
+    lo.connect_timeout_ms = da / 2 < 50 ? 50 : da / 2 > 1000 ? 1000 : da / 2;
+    lo.seed = i->created_at ^ (++m->seq * 0x9e3779b97f4a7c15ull);
+    mlink_callbacks cb = {probe_link_ready, probe_link_down};
+    i->link = mlink_new(m->o.base, &lo, &cb, i);
+}
+
 static inst *
 inst_new(monitor *m, mset *s, monitor_kind kind, const config_addr *addr)
 {
-    const topo_set *ts = monitor_topo_set(m, s->name);
     inst *i = xcalloc(1, sizeof(*i));
     i->mon = m;
     i->set = s;
@@ -40,23 +62,20 @@ inst_new(monitor *m, mset *s, monitor_kind kind, const config_addr *addr)
     /* Never answered yet: the sdown clock runs from creation. */
     i->act_ping_at = i->created_at;
     i->role = MONITOR_ROLE_UNKNOWN;
-
-    char name[128];
-    snprintf(name, sizeof(name), "sentinel-%s-cmd", m->o.my_id);
-    mlink_options lo = {0};
-    lo.host = addr->host;
-    lo.port = addr->port;
-    lo.auth_user = ts ? ts->m.auth_user : "";
-    lo.auth_pass = ts ? ts->m.auth_pass : "";
-    lo.client_name = name;
-    lo.connect_timeout_ms = ts && ts->m.down_after_ms / 2 < 1000
-                                ? (ts->m.down_after_ms / 2 > 50
-                                       ? ts->m.down_after_ms / 2 : 50)
-                                : 1000;
-    lo.seed = i->created_at ^ (++m->seq * 0x9e3779b97f4a7c15ull);
-    mlink_callbacks cb = {probe_link_ready, probe_link_down};
-    i->link = mlink_new(m->o.base, &lo, &cb, i);
+    inst_connect(m, i);
     return i;
+}
+
+/* SENTINEL SET auth-pass / auth-user: reconnect with the new credentials. */
+static void
+inst_refresh_auth(monitor *m, inst *i, const topo_set *ts)
+{
+    if (strcmp(i->auth_user, ts->m.auth_user) == 0 &&
+        strcmp(i->auth_pass, ts->m.auth_pass) == 0)
+        return;
+    mlink_free(i->link);
+    i->ping_pending = i->info_pending = false;
+    inst_connect(m, i);
 }
 
 static void
@@ -110,6 +129,7 @@ sync_replicas(monitor *m, mset *s, const topo_set *ts)
         for (int i = 0; i < s->nreplicas && !found; i++) {
             if (same_addr(&s->replicas[i]->addr, a)) {
                 s->replicas[i]->seen = true;
+                inst_refresh_auth(m, s->replicas[i], ts);
                 found = true;
             }
         }
@@ -151,6 +171,8 @@ monitor_sync(monitor *m)
         if (s->master == NULL || !same_addr(&s->master->addr, &ts->m.address)) {
             inst_free(s->master);
             s->master = inst_new(m, s, MON_MASTER, &ts->m.address);
+        } else {
+            inst_refresh_auth(m, s->master, ts);
         }
         sync_replicas(m, s, ts);
     }

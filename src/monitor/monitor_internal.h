@@ -26,6 +26,8 @@ typedef struct inst {
     monitor_kind kind;
     config_addr addr;
     mlink *link;
+    char auth_user[CONFIG_STR_MAX];  /* what the link was made with */
+    char auth_pass[CONFIG_STR_MAX];
     char runid[48];
     monitor_facts info;
     bool has_info;

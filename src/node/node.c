@@ -60,7 +60,8 @@ node_send_frame(node *n, const char *to, uint8_t type, const uint8_t *p,
 {
     uint8_t *frame = xmalloc(len + 1);
     frame[0] = type;
-    memcpy(frame + 1, p, len);
+    if (len)
+        memcpy(frame + 1, p, len);
     if (transport_send(n->tp, to, frame, len + 1))
         n->stats.frames_out++;
     free(frame);
@@ -294,6 +295,7 @@ on_frame(void *ctx, const char *peer, const uint8_t *data, size_t len)
     if (len == 0)
         return;
     n->stats.frames_in++;
+    node_peer_heard(n, peer, node_now_ms());
     if (strcmp(peer, n->leader.s) == 0)
         n->leader_seen_ms = node_now_ms();
     switch (data[0]) {
@@ -323,6 +325,8 @@ on_frame(void *ctx, const char *peer, const uint8_t *data, size_t len)
     case NODE_FRAME_OPINION:
         node_on_opinion(n, peer, data + 1, len - 1);
         break;
+    case NODE_FRAME_HELLO:
+        return;     /* heard: that is all a hello says */
     default:
         log_warning("node: unknown frame type %u from %s dropped", data[0],
                     peer);
@@ -535,6 +539,7 @@ node_new(const node_options *o, char *err, size_t len)
     n->base = o->base;
     n->ev = o->ev;
     n->next_handle = 1;
+    n->started_ms = node_now_ms();
     topo_init(&n->topo);
     if (start_raft(n, err, len) != 0 || start_transport(n, err, len) != 0) {
         node_free(n);
@@ -570,6 +575,7 @@ node_free(node *n)
     topo_free(&n->topo);
     free(n->waiters);
     node_opinions_free(n);
+    node_peers_free(n);
     free(n);
 }
 

@@ -60,6 +60,11 @@ typedef struct node_stats {
 } node_stats;
 void node_get_stats(const node *n, node_stats *st);
 
+/* Milliseconds since a frame from monitor id (since start when never);
+ * -1 for this monitor itself. */
+int64_t node_peer_silence_ms(const node *n, const char *id);
+bool node_peer_sdown(const node *n, const char *id, const char *set);
+
 /* ---- sdown opinions and odown ------------------------------------------------ */
 
 /* This monitor's opinion of a set's master (known = false in TILT: no

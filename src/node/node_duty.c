@@ -7,10 +7,12 @@
  * caught-up learners, forgets removed monitors' addresses.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/node_internal.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 static void
 ignore_result(void *arg, const topo_result *res)
@@ -142,10 +144,127 @@ compare_config(node *n)
     }
 }
 
+/* ---- peer monitors: heard from, and sdown per set ----------------------- */
+
+static peer_seen *
+peer_find(const node *n, const char *id)
+{
+    for (int i = 0; i < n->npeers_seen; i++)
+        if (strcmp(n->peers_seen[i].id, id) == 0)
+            return &n->peers_seen[i];
+    return NULL;
+}
+
+void
+node_peer_heard(node *n, const char *id, uint64_t now)
+{
+    peer_seen *p = peer_find(n, id);
+    if (p == NULL) {
+        n->peers_seen = xreallocarray(n->peers_seen,
+                                      (size_t)n->npeers_seen + 1,
+                                      sizeof(*n->peers_seen));
+        p = &n->peers_seen[n->npeers_seen++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->id, sizeof(p->id), "%s", id);
+    }
+    p->at_ms = now;
+}
+
+int64_t
+node_peer_silence_ms(const node *n, const char *id)
+{
+    if (strcmp(id, n->cfg->sentinel.id) == 0)
+        return -1;
+    const peer_seen *p = peer_find(n, id);
+    return (int64_t)(node_now_ms() - (p ? p->at_ms : n->started_ms));
+}
+
+bool
+node_peer_sdown(const node *n, const char *id, const char *set)
+{
+    const peer_seen *p = peer_find(n, id);
+    for (int i = 0; p && i < p->nsdown; i++)
+        if (strcmp(p->sdown_sets[i], set) == 0)
+            return true;
+    return false;
+}
+
+static void
+peer_event(node *n, const char *event, const char *id, const topo_set *s)
+{
+    const topo_member *m = topo_find_member(&n->topo, id);
+    events_emit(n->ev, event, s->m.name, "sentinel %s %s %d @ %s %s %d", id,
+                m ? m->admin.host : "?", m ? m->admin.port : 0, s->m.name,
+                s->m.address.host, s->m.address.port);
+}
+
+/* A peer silent for a set's down_after_ms is sdown for that set, as
+ * Sentinel judges the other sentinels of each master. */
+static void
+judge_peers(node *n, uint64_t now)
+{
+    for (uint32_t k = 0; k < n->conf.n; k++) {
+        const char *id = n->conf.m[k].id.s;
+        if (strcmp(id, n->cfg->sentinel.id) == 0)
+            continue;
+        peer_seen *p = peer_find(n, id);
+        if (p == NULL) {            /* never heard: silent since start */
+            node_peer_heard(n, id, n->started_ms);
+            p = peer_find(n, id);
+        }
+        for (int i = 0; i < n->topo.nsets; i++) {
+            const topo_set *s = &n->topo.sets[i];
+            bool down = now - p->at_ms > (uint64_t)s->m.down_after_ms;
+            if (down == node_peer_sdown(n, id, s->m.name))
+                continue;
+            if (down) {
+                p->sdown_sets = xreallocarray(p->sdown_sets,
+                                              (size_t)p->nsdown + 1,
+                                              sizeof(*p->sdown_sets));
+                snprintf(p->sdown_sets[p->nsdown++], CONFIG_STR_MAX, "%s",
+                         s->m.name);
+            } else {
+                for (int j = 0; j < p->nsdown; j++) {
+                    if (strcmp(p->sdown_sets[j], s->m.name) != 0)
+                        continue;
+                    memmove(p->sdown_sets[j], p->sdown_sets[p->nsdown - 1],
+                            CONFIG_STR_MAX);
+                    p->nsdown--;
+                    break;
+                }
+            }
+            peer_event(n, down ? "+sdown" : "-sdown", id, s);
+        }
+    }
+}
+
+void
+node_peers_free(node *n)
+{
+    for (int i = 0; i < n->npeers_seen; i++)
+        free(n->peers_seen[i].sdown_sets);
+    free(n->peers_seen);
+    n->peers_seen = NULL;
+    n->npeers_seen = 0;
+}
+
+static void
+send_hellos(node *n, uint64_t now)
+{
+    if (now - n->hello_sent_ms < NODE_HELLO_MS)
+        return;
+    n->hello_sent_ms = now;
+    for (uint32_t k = 0; k < n->conf.n; k++)
+        if (strcmp(n->conf.m[k].id.s, n->cfg->sentinel.id) != 0)
+            node_send_frame(n, n->conf.m[k].id.s, NODE_FRAME_HELLO, NULL, 0);
+}
+
 void
 node_duties(node *n, uint64_t now)
 {
     register_self(n, now);
+    send_hellos(n, now);
+    judge_peers(n, now);
     if (n->role == RAFT_LEADER && own_term_committed(n)) {
         seed_masters(n);
         promote_learners(n);

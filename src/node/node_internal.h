@@ -17,8 +17,12 @@ enum {
     NODE_FRAME_RAFT = 1,        /* raft_codec bytes */
     NODE_FRAME_FWD = 2,         /* a follower's write for the leader */
     NODE_FRAME_FWD_ACK = 3,     /* the leader's answer: index/term or error */
-    NODE_FRAME_OPINION = 4      /* a monitor's sdown opinions, to the leader */
+    NODE_FRAME_OPINION = 4,     /* a monitor's sdown opinions, to the leader */
+    NODE_FRAME_HELLO = 5        /* liveness between all monitors (followers
+                                   exchange no Raft traffic with each other) */
 };
+
+#define NODE_HELLO_MS 250
 
 /* One monitor's opinion of one set's master, as the leader last heard it
  * (or this monitor's own, with from = its id). */
@@ -29,6 +33,16 @@ typedef struct opinion {
     bool known;
     uint64_t at_ms;
 } opinion;
+
+/* When we last heard from a peer, and whether each set's monitors were
+ * told it is sdown (peer monitors are judged like instances: silence for
+ * the set's down_after_ms). */
+typedef struct peer_seen {
+    char id[RAFT_ID_MAX + 1];
+    uint64_t at_ms;
+    char (*sdown_sets)[CONFIG_STR_MAX];
+    int nsdown;
+} peer_seen;
 
 typedef struct odown_proposal {
     char set[CONFIG_STR_MAX];
@@ -89,6 +103,10 @@ struct node {
     opinion *opinions;          /* leader: everyone's; others: own only */
     int nopinions;
     uint64_t opinions_sent_ms;
+    peer_seen *peers_seen;
+    int npeers_seen;
+    uint64_t started_ms;
+    uint64_t hello_sent_ms;
     odown_proposal *odown_pending;  /* last judgement proposed per set */
     int nodown_pending;
 
@@ -120,6 +138,8 @@ void node_opinions_free(node *n);
 
 /* node_duty.c */
 void node_duties(node *n, uint64_t now);
+void node_peer_heard(node *n, const char *id, uint64_t now);
+void node_peers_free(node *n);
 void node_shutdown_check(node *n, uint64_t now);
 
 #endif

@@ -107,6 +107,37 @@ class MonitorTest(harness.TestCase):
                 g.admin[m], "SENTINEL", "MASTER", "mymaster"))["flags"].split(",")),
                 timeout=10, what="s_down and o_down on " + m)
 
+    def test_stalled_monitor_enters_tilt_and_peers_see_it_sdown(self):
+        rs, g = self.setup_all()
+        self.wait_replicas_listed()
+        tilt = subscribe(g.admin["m2"], "+tilt")
+        peer = subscribe(g.admin["m1"], "+sdown")
+        g.procs["m2"].signal(signal.SIGSTOP)
+        try:
+            msg = next_message(peer, timeout=15)
+            self.assertIsNotNone(msg, "m1: no +sdown for the stopped monitor")
+            self.assertRegex(msg[1], r"^sentinel m2 127\.0\.0\.1 %d @ mymaster 127\.0\.0\.1 %d$"
+                             % (g.admin["m2"], rs.master_port))
+            sentinels = command(g.admin["m1"], "SENTINEL", "SENTINELS", "mymaster")
+            flags = {pairs(e)["name"]: pairs(e)["flags"] for e in sentinels}
+            self.assertEqual(flags["m2"], "sentinel,s_down")
+            self.assertEqual(flags["m3"], "sentinel")
+            # Stopped for more than the TILT trigger (2 s) of its event loop.
+            wait_until(lambda: "s_down" in str(command(g.admin["m1"], "SENTINEL", "SENTINELS",
+                                                      "mymaster")), what="still down")
+            time.sleep(2.5)     # the stall itself is what is being tested
+        finally:
+            g.procs["m2"].signal(signal.SIGCONT)
+        msg = next_message(tilt, timeout=15)
+        self.assertEqual(msg and msg[0], "+tilt")
+        info = command(g.admin["m2"], "INFO", "sentinel")
+        self.assertIn("sentinel_tilt:1", info)
+        # A monitor in TILT judges nothing: the instances it could not ping
+        # while stopped are not declared down.
+        self.assertNotIn("+sdown slave", g.log("m2").split("+tilt")[-1])
+        tilt.close()
+        peer.close()
+
     def test_wrong_credentials_on_one_replica(self):
         rs, g = self.setup_all(
             master_args=["--requirepass", "pw"],
