@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "events/events.h"
 #include "events/scripts.h"
+#include "failover/failover.h"
 #include "monitor/monitor.h"
 #include "node/node.h"
 #include "util/clock.h"
@@ -33,6 +34,8 @@ typedef struct app {
     node *node;
     monitor *mon;
     scripts *scripts;
+    failover *fo;
+    struct event *fo_tick;
     admin_server *admin;
     cmd_ctx cmds;
     char admin_binds[CONFIG_STR_MAX];
@@ -147,6 +150,91 @@ start_monitor(app *a)
     a->mon = monitor_new(&o);
 }
 
+/* ---- failover <-> node/monitor wiring ------------------------------------- */
+
+static uint64_t
+fo_leader_term(void *ctx)
+{
+    app *a = ctx;
+    return node_leader_term(a->node);
+}
+
+static bool
+fo_tilt(void *ctx)
+{
+    app *a = ctx;
+    return monitor_tilt(a->mon);
+}
+
+static void
+fo_done(void *arg, const topo_result *res)
+{
+    if (!res->ok)
+        log_verbose("failover: proposal not applied: %s", res->error);
+}
+
+static void
+fo_propose(void *ctx, const topo_cmd *c)
+{
+    app *a = ctx;
+    node_submit(a->node, c, fo_done, NULL);
+}
+
+static bool
+fo_view(void *ctx, const char *set, const config_addr *addr, monitor_view *v)
+{
+    app *a = ctx;
+    return monitor_view_of(a->mon, set, addr, v);
+}
+
+static int
+fo_send(void *ctx, const char *set, const config_addr *addr, int argc,
+        const char **argv)
+{
+    app *a = ctx;
+    return monitor_send(a->mon, set, addr, argc, argv);
+}
+
+static void
+fo_refresh(void *ctx, const char *set, const config_addr *addr)
+{
+    app *a = ctx;
+    monitor_refresh_info(a->mon, set, addr);
+}
+
+static void
+fo_step_aside(void *ctx)
+{
+    app *a = ctx;
+    node_step_aside(a->node);
+}
+
+static void
+fo_emit(void *ctx, const char *event, const char *set, const char *msg)
+{
+    app *a = ctx;
+    events_emit(&a->ev, event, set, "%s", msg);
+}
+
+static void
+on_fo_tick(evutil_socket_t fd, short what, void *arg)
+{
+    app *a = arg;
+    failover_tick(a->fo, clock_mono_ms());
+}
+
+static void
+start_failover(app *a)
+{
+    failover_env env = {committed_topo, fo_leader_term, fo_tilt, fo_propose,
+                        fo_view, fo_send, fo_refresh, fo_step_aside, fo_emit,
+                        a};
+    a->fo = failover_new(&env);
+    a->fo_tick = event_new(a->base, -1, EV_PERSIST, on_fo_tick, a);
+    struct timeval tv = {0, 100 * 1000};
+    event_add(a->fo_tick, &tv);
+}
+
 /* ---- scripts -------------------------------------------------------------------- */
 
 /* Warning-level events about a monitored set go to its notification_script
@@ -161,6 +249,27 @@ notify_event(void *ctx, const events_event *e)
     const topo_set *s = topo_find(node_topo(a->node), e->set);
     if (s && s->m.notification_script[0])
         scripts_notify(a->scripts, s->m.notification_script, e->name, e->msg);
+}
+
+/* +switch-master runs the set's client_reconfig_script, as Sentinel:
+ * <name> <role> start <from-ip> <from-port> <to-ip> <to-port>. */
+static void
+reconfig_event(void *ctx, const events_event *e)
+{
+    app *a = ctx;
+    if (a->scripts == NULL || e->set == NULL ||
+        strcmp(e->name, "+switch-master") != 0)
+        return;
+    const topo_set *s = topo_find(node_topo(a->node), e->set);
+    char name[CONFIG_STR_MAX], from[CONFIG_STR_MAX], to[CONFIG_STR_MAX];
+    int fport, tport;
+    if (s == NULL || !s->m.client_reconfig_script[0] ||
+        sscanf(e->msg, "%199s %199s %d %199s %d", name, from, &fport, to,
+               &tport) != 5)
+        return;
+    scripts_client_reconfig(a->scripts, s->m.client_reconfig_script, name,
+                            node_is_leader(a->node) ? "leader" : "observer",
+                            "start", from, fport, to, tport);
 }
 
 static void
@@ -178,6 +287,7 @@ start_scripts(app *a)
     if (a->scripts == NULL)
         return -1;
     events_add_sink(&a->ev, notify_event, a);
+    events_add_sink(&a->ev, reconfig_event, a);
     return 0;
 }
 
@@ -200,8 +310,8 @@ start_admin(app *a)
         log_warning("cannot listen on the admin port %s:%d", s->bind, s->port);
         return -1;
     }
-    a->cmds = (cmd_ctx){a->node, a->mon, a->scripts, a->cfg, a->admin,
-                        clock_mono_ms(), (long long)time(NULL)};
+    a->cmds = (cmd_ctx){a->node, a->mon, a->scripts, a->fo, a->cfg,
+                        a->admin, clock_mono_ms(), (long long)time(NULL)};
     return cmd_register(a->admin, &a->cmds);
 }
 
@@ -266,6 +376,7 @@ run(app *a)
         return EXIT_FAILURE;
     }
     start_monitor(a);
+    start_failover(a);
     if (start_scripts(a) != 0 || start_admin(a) != 0)
         return EXIT_FAILURE;
 
@@ -285,6 +396,9 @@ app_free(app *a)
 {
     if (a->admin)
         admin_server_free(a->admin);
+    if (a->fo_tick)
+        event_free(a->fo_tick);
+    failover_free(a->fo);
     if (a->mon)
         monitor_free(a->mon);
     if (a->scripts)

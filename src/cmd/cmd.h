@@ -11,6 +11,7 @@
 #include "admin/admin.h"
 #include "config/config.h"
 #include "events/scripts.h"
+#include "failover/failover.h"
 #include "monitor/monitor.h"
 #include "node/node.h"
 
@@ -18,6 +19,7 @@ typedef struct cmd_ctx {
     node *n;
     monitor *mon;
     scripts *scripts;
+    failover *fo;
     const config *cfg;
     admin_server *admin;
     uint64_t started_ms;        /* monotonic, for uptime */

@@ -51,6 +51,7 @@ flags(const monitor_view *v, bool have, const topo_set *s, char *out,
     FLAG(v->kind == MON_REPLICA && v->has_info && !v->info.master_link_up,
          "master_down");
     FLAG(v->auth_failed, "auth_failed");
+    FLAG(v->kind == MON_MASTER && s->fo.active, "failover_in_progress");
 #undef FLAG
 }
 
@@ -112,6 +113,17 @@ master_fields(admin_list *l, const cmd_ctx *x, const topo_set *s)
     admin_list_kvf(l, "quorum", "%d", s->m.quorum);
     admin_list_kvf(l, "failover-timeout", "%d", s->m.failover_timeout_ms);
     admin_list_kvf(l, "parallel-syncs", "%d", s->m.parallel_syncs);
+    if (s->fo.active) {
+        admin_list_kv(l, "failover-state", s->fo.switched
+                                               ? "reconf_slaves"
+                                               : "wait_promotion");
+        admin_list_kvf(l, "failover-epoch", "%llu",
+                       (unsigned long long)s->fo.epoch);
+    }
+    /* Why the last selection found no replica: what Sentinel never says. */
+    const char *why = failover_last_reasons(x->fo, s->m.name);
+    if (why[0])
+        admin_list_kv(l, "failover-exclusions", why);
 }
 
 static void
@@ -464,6 +476,64 @@ sentinel_pending_scripts(admin_client *c, const admin_args *a, void *ctx)
     admin_reply_list(c, &l);
 }
 
+static void
+sentinel_failover(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    const topo_set *s = find_set(c, x, a->argv[2]);
+    if (s == NULL)
+        return;
+    if (s->fo.active || s->fo.manual) {
+        admin_reply_error(c, "-INPROG Failover already in progress");
+        return;
+    }
+    config_addr chosen;
+    char why[2048];
+    if (failover_pick(x->fo, s->m.name, &chosen, why, sizeof(why)) < 0) {
+        admin_reply_error(c, "-NOGOODSLAVE No suitable replica to promote");
+        return;
+    }
+    topo_cmd cmd = {.type = TOPO_CMD_FAILOVER_REQUEST};
+    snprintf(cmd.m.name, sizeof(cmd.m.name), "%s", s->m.name);
+    submit(c, x, &cmd);
+}
+
+/* SENTINEL CKQUORUM: enough live monitors for the quorum (odown) and for a
+ * Raft majority (failover authorization)? */
+static void
+sentinel_ckquorum(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    const topo_set *s = find_set(c, x, a->argv[2]);
+    if (s == NULL)
+        return;
+    raft_status st;
+    node_status(x->n, &st);
+    int voters = 0, usable = 0;
+    for (uint32_t i = 0; i < st.conf.n; i++) {
+        if (!st.conf.m[i].voter)
+            continue;
+        voters++;
+        usable += strcmp(st.conf.m[i].id.s, node_id(x->n)) == 0 ||
+                  !node_peer_sdown(x->n, st.conf.m[i].id.s, s->m.name);
+    }
+    int majority = voters / 2 + 1;
+    if (usable < s->m.quorum)
+        admin_reply_errorf(c, "-NOQUORUM %d usable Sentinels. Not enough "
+                           "available Sentinels to reach the specified "
+                           "quorum for this master", usable);
+    else if (usable < majority)
+        admin_reply_errorf(c, "-NOQUORUM %d usable Sentinels. Not enough "
+                           "available Sentinels to reach the majority and "
+                           "authorize a failover", usable);
+    else {
+        char ok[128];
+        snprintf(ok, sizeof(ok), "OK %d usable Sentinels. Quorum and "
+                 "failover authorization can be reached", usable);
+        admin_reply_status(c, ok);
+    }
+}
+
 const admin_command cmd_sentinel_table[] = {
     {"SENTINEL", "MASTERS", 2, 0, sentinel_masters,
      "-- Show the state of every monitored master."},
@@ -483,6 +553,10 @@ const admin_command cmd_sentinel_table[] = {
      "-- Scripts queued or running."},
     {"SENTINEL", "MYID", 2, 0, sentinel_myid,
      "-- This monitor's id."},
+    {"SENTINEL", "FAILOVER", 3, ADMIN_CMD_WRITE, sentinel_failover,
+     "<name> -- Fail the master over now (-INPROG, -NOGOODSLAVE)."},
+    {"SENTINEL", "CKQUORUM", 3, 0, sentinel_ckquorum,
+     "<name> -- Can the quorum and a Raft majority be reached?"},
     {"SENTINEL", "MONITOR", 6, ADMIN_CMD_WRITE, sentinel_monitor,
      "<name> <ip> <port> <quorum> -- Start monitoring a new master."},
     {"SENTINEL", "REMOVE", 3, ADMIN_CMD_WRITE, sentinel_remove,

@@ -169,6 +169,10 @@ monitor_sync(monitor *m)
         }
         s->seen = true;
         if (s->master == NULL || !same_addr(&s->master->addr, &ts->m.address)) {
+            /* A new master (switch-master): the old one's sdown opinion
+             * must not count against it. */
+            if (s->master && s->master->sdown && m->o.cb.opinion)
+                m->o.cb.opinion(m->o.cb.ctx, s->name, false, !m->tilt);
             inst_free(s->master);
             s->master = inst_new(m, s, MON_MASTER, &ts->m.address);
         } else {
@@ -258,6 +262,65 @@ monitor_free(monitor *m)
         set_free(m->sets[i]);
     free(m->sets);
     free(m);
+}
+
+static void fill_view(const inst *i, monitor_view *v);
+
+static inst *
+inst_find(const monitor *m, const char *set, const config_addr *a)
+{
+    mset *s = set_find((monitor *)m, set);
+    if (s == NULL)
+        return NULL;
+    if (s->master && same_addr(&s->master->addr, a))
+        return s->master;
+    for (int i = 0; i < s->nreplicas; i++)
+        if (same_addr(&s->replicas[i]->addr, a))
+            return s->replicas[i];
+    return NULL;
+}
+
+static void
+log_reply(void *ctx, const struct redisReply *r, void *priv)
+{
+    inst *i = ctx;
+    if (r == NULL)
+        log_verbose("monitor: command to %s:%d got no reply (link dropped)",
+                    i->addr.host, i->addr.port);
+}
+
+int
+monitor_send(monitor *m, const char *set, const config_addr *a, int argc,
+             const char **argv)
+{
+    inst *i = inst_find(m, set, a);
+    if (i == NULL)
+        return -1;
+    size_t lens[16];
+    if (argc > 16)
+        return -1;
+    for (int k = 0; k < argc; k++)
+        lens[k] = strlen(argv[k]);
+    return mlink_command(i->link, log_reply, NULL, argc, argv, lens);
+}
+
+void
+monitor_refresh_info(monitor *m, const char *set, const config_addr *a)
+{
+    inst *i = inst_find(m, set, a);
+    if (i)
+        probe_info_now(i);
+}
+
+bool
+monitor_view_of(const monitor *m, const char *set, const config_addr *a,
+                monitor_view *v)
+{
+    inst *i = inst_find(m, set, a);
+    if (i == NULL)
+        return false;
+    fill_view(i, v);
+    return true;
 }
 
 bool

@@ -94,6 +94,19 @@ int monitor_replica_count(const monitor *m, const char *set);
 bool monitor_replica_view(const monitor *m, const char *set, int i,
                           monitor_view *v);
 
+/* The instance of set at addr (its master or one of its replicas). */
+bool monitor_view_of(const monitor *m, const char *set, const config_addr *a,
+                     monitor_view *v);
+
+/* Sends a command on the instance's link (failover, reconfiguration):
+ * 0 when queued, -1 when the link is not ready.  The reply is logged at
+ * verbose level; callers confirm effects through later INFO replies. */
+int monitor_send(monitor *m, const char *set, const config_addr *a, int argc,
+                 const char **argv);
+/* Asks for INFO now (if none is in flight): promotion is confirmed by an
+ * immediate INFO, not the next polling cycle. */
+void monitor_refresh_info(monitor *m, const char *set, const config_addr *a);
+
 bool monitor_tilt(const monitor *m);
 int64_t monitor_tilt_since_ms(const monitor *m);    /* -1 when not in TILT */
 

@@ -108,6 +108,13 @@ send_info(inst *i, uint64_t now)
     }
 }
 
+void
+probe_info_now(inst *i)
+{
+    if (!i->info_pending && mlink_state(i->link) == MLINK_READY)
+        send_info(i, monitor_now());
+}
+
 /* ---- the judgement ------------------------------------------------------------- */
 
 static void

@@ -142,11 +142,12 @@ apply_entry(node *n, const raft_entry *e)
     topo_result res = {.ok = true};
     if (e->type == RAFT_ENTRY_NORMAL) {
         topo_apply(&n->topo, e->data, e->len, &res);
-        if (res.event[0]) {
+        if (res.nev > 0) {
             topo_cmd c;
             const char *set = topo_cmd_decode(e->data, e->len, &c) == 0
                                   ? c.m.name : NULL;
-            events_emit(n->ev, res.event, set, "%s", res.detail);
+            for (int k = 0; k < res.nev; k++)
+                events_emit(n->ev, res.ev[k].name, set, "%s", res.ev[k].msg);
         }
         if (!res.ok && strstr(res.error, "undecodable"))
             log_warning("raft: entry %llu is not a valid command: %s",

@@ -65,6 +65,14 @@ void node_get_stats(const node *n, node_stats *st);
 int64_t node_peer_silence_ms(const node *n, const char *id);
 bool node_peer_sdown(const node *n, const char *id, const char *set);
 
+/* The current term while this monitor is leader and an entry of that term
+ * is committed (it has seen everything committed before); 0 otherwise.
+ * The failover driver acts only then, and fences by this term. */
+uint64_t node_leader_term(const node *n);
+
+/* Transfers leadership to the most caught-up voter (a new term follows). */
+void node_step_aside(node *n);
+
 /* ---- sdown opinions and odown ------------------------------------------------ */
 
 /* This monitor's opinion of a set's master (known = false in TILT: no

@@ -53,6 +53,15 @@ register_self(node *n, uint64_t now)
     node_submit(n, &c, ignore_result, "admin address registration");
 }
 
+static bool own_term_committed(node *n);
+
+uint64_t
+node_leader_term(const node *n)
+{
+    return n->role == RAFT_LEADER && own_term_committed((node *)n) ? n->term
+                                                                   : 0;
+}
+
 static bool
 own_term_committed(node *n)
 {
@@ -286,6 +295,21 @@ best_successor(const raft_status *st)
             best = p;
     }
     return best;
+}
+
+void
+node_step_aside(node *n)
+{
+    if (n->role != RAFT_LEADER)
+        return;
+    raft_status st;
+    raft_get_status(n->r, &st);
+    const raft_peer_status *p = best_successor(&st);
+    if (p && raft_transfer_leader(n->r, p->id.s) == RAFT_OK) {
+        log_notice("raft: handing leadership to %s for a new term",
+                   p->id.s);
+        node_kick(n);
+    }
 }
 
 void

@@ -71,10 +71,13 @@ fail(topo_result *res, const char *fmt, ...)
 static void __attribute__((format(printf, 3, 4)))
 announce(topo_result *res, const char *event, const char *fmt, ...)
 {
-    snprintf(res->event, sizeof(res->event), "%s", event);
+    if (res->nev == TOPO_MAX_EVENTS)
+        return;
+    topo_event *e = &res->ev[res->nev++];
+    snprintf(e->name, sizeof(e->name), "%s", event);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
 }
 
@@ -294,6 +297,147 @@ apply_odown(topo *t, const topo_cmd *c, topo_result *res)
                  s->m.address.host, s->m.address.port);
 }
 
+/* ---- failover records ----------------------------------------------------------- */
+
+static void
+master_desc(const topo_set *s, const config_addr *a, char *out, size_t len)
+{
+    snprintf(out, len, "master %s %s %d", s->m.name, a->host, a->port);
+}
+
+static void
+replica_desc(const topo_set *s, const config_addr *a, char *out, size_t len)
+{
+    snprintf(out, len, "slave %s:%d %s %d @ %s %s %d", a->host, a->port,
+             a->host, a->port, s->m.name, s->m.address.host,
+             s->m.address.port);
+}
+
+static bool
+addr_eq(const config_addr *a, const config_addr *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+static void
+apply_failover_request(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL) {
+        fail(res, "-ERR No such master with that name");
+        return;
+    }
+    if (s->fo.active) {
+        fail(res, "-INPROG Failover already in progress");
+        return;
+    }
+    s->fo.manual = true;
+}
+
+/* The fence: once this is committed the leader of `epoch` may touch Redis.
+ * One attempt per epoch, ever. */
+static void
+apply_failover_start(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL) {
+        fail(res, "-ERR No such master with that name");
+        return;
+    }
+    if (s->fo.active || c->epoch <= s->last_epoch) {
+        fail(res, "-INPROG a failover already ran or runs in this epoch");
+        return;
+    }
+    bool manual = s->fo.manual;
+    memset(&s->fo, 0, sizeof(s->fo));
+    s->fo.active = true;
+    s->fo.epoch = c->epoch;
+    s->fo.chosen = c->addr;
+    s->fo.old_master = s->m.address;
+    snprintf(s->fo.reason, sizeof(s->fo.reason), "%s",
+             manual ? "manual" : c->reason);
+    s->last_epoch = c->epoch;
+    char m[300], r[700];
+    master_desc(s, &s->m.address, m, sizeof(m));
+    replica_desc(s, &c->addr, r, sizeof(r));
+    announce(res, "+new-epoch", "%llu", (unsigned long long)c->epoch);
+    announce(res, "+try-failover", "%s", m);
+    announce(res, "+elected-leader", "%s", m);
+    announce(res, "+failover-state-select-slave", "%s", m);
+    announce(res, "+selected-slave", "%s", r);
+}
+
+static void
+remove_replica(topo_set *s, const config_addr *a)
+{
+    for (int i = 0; i < s->nreplicas; i++) {
+        if (addr_eq(&s->replicas[i].addr, a)) {
+            s->replicas[i] = s->replicas[--s->nreplicas];
+            return;
+        }
+    }
+}
+
+/* The promoted replica is the master from now on: every monitor answers
+ * its address, and the old master becomes a replica to be reconfigured
+ * when it comes back. */
+static void
+apply_switch_master(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL || !s->fo.active || s->fo.switched ||
+        s->fo.epoch != c->epoch) {
+        fail(res, "-ERR no matching failover to switch");
+        return;
+    }
+    config_addr old = s->m.address;
+    char r[700];
+    replica_desc(s, &c->addr, r, sizeof(r));
+    announce(res, "+promoted-slave", "%s", r);
+    announce(res, "+failover-state-reconf-slaves", "master %s %s %d",
+             s->m.name, old.host, old.port);
+    remove_replica(s, &c->addr);
+    if (s->nreplicas < TOPO_MAX_REPLICAS && !addr_eq(&old, &c->addr)) {
+        s->replicas = xreallocarray(s->replicas, (size_t)s->nreplicas + 1,
+                                    sizeof(*s->replicas));
+        s->replicas[s->nreplicas++].addr = old;
+    }
+    s->m.address = c->addr;
+    s->config_epoch = c->epoch;
+    s->odown = false;
+    s->fo.switched = true;
+    announce(res, "+switch-master", "%s %s %d %s %d", s->m.name, old.host,
+             old.port, c->addr.host, c->addr.port);
+}
+
+static void
+apply_failover_end(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL || !s->fo.active || s->fo.epoch != c->epoch)
+        return;     /* already ended: a duplicate */
+    s->fo.active = false;
+    s->fo.manual = false;
+    if (c->flag)
+        announce(res, "+failover-end-for-timeout", "master %s %s %d",
+                 s->m.name, s->m.address.host, s->m.address.port);
+    announce(res, "+failover-end", "master %s %s %d", s->m.name,
+             s->m.address.host, s->m.address.port);
+}
+
+static void
+apply_failover_abort(topo *t, const topo_cmd *c, topo_result *res)
+{
+    topo_set *s = topo_find(t, c->m.name);
+    if (s == NULL || !s->fo.active || s->fo.switched ||
+        s->fo.epoch != c->epoch)
+        return;
+    s->fo.active = false;
+    s->fo.manual = false;
+    announce(res, "-failover-abort", "master %s %s %d %s", s->m.name,
+             s->m.address.host, s->m.address.port, c->reason);
+}
+
 typedef void (*apply_fn)(topo *, const topo_cmd *, topo_result *);
 
 static const apply_fn apply_table[] = {
@@ -305,6 +449,11 @@ static const apply_fn apply_table[] = {
     [TOPO_CMD_MEMBER_GONE] = apply_member_gone,
     [TOPO_CMD_REPLICA] = apply_replica,
     [TOPO_CMD_ODOWN] = apply_odown,
+    [TOPO_CMD_FAILOVER_REQUEST] = apply_failover_request,
+    [TOPO_CMD_FAILOVER_START] = apply_failover_start,
+    [TOPO_CMD_SWITCH_MASTER] = apply_switch_master,
+    [TOPO_CMD_FAILOVER_END] = apply_failover_end,
+    [TOPO_CMD_FAILOVER_ABORT] = apply_failover_abort,
 };
 
 void

@@ -29,10 +29,24 @@ typedef struct topo_replica {
     config_addr addr;
 } topo_replica;
 
+/* A failover as committed: started (the fence: no Redis command before),
+ * switched (the new master is committed), then ended or aborted. */
+typedef struct topo_failover {
+    bool active;
+    bool switched;
+    bool manual;                /* SENTINEL FAILOVER asked for one */
+    uint64_t epoch;             /* the Raft term of the leader that started it */
+    config_addr chosen;         /* the replica being promoted */
+    config_addr old_master;
+    char reason[64];            /* "odown" | "manual" */
+} topo_failover;
+
 typedef struct topo_set {
     config_master m;            /* name, address = current master, settings */
     uint64_t config_epoch;
     bool odown;                 /* the leader's quorum judgement */
+    topo_failover fo;
+    uint64_t last_epoch;        /* newest epoch any attempt used */
     topo_replica *replicas;
     int nreplicas;
 } topo_set;
@@ -59,7 +73,12 @@ typedef enum topo_cmd_type {
     TOPO_CMD_MEMBER = 5,        /* a monitor's admin address */
     TOPO_CMD_MEMBER_GONE = 6,   /* forget a removed monitor's address */
     TOPO_CMD_REPLICA = 7,       /* a replica discovered for a set */
-    TOPO_CMD_ODOWN = 8          /* quorum of sdown opinions gained / lost */
+    TOPO_CMD_ODOWN = 8,         /* quorum of sdown opinions gained / lost */
+    TOPO_CMD_FAILOVER_REQUEST = 9,  /* SENTINEL FAILOVER: leader, please */
+    TOPO_CMD_FAILOVER_START = 10,   /* epoch, chosen replica, reason */
+    TOPO_CMD_SWITCH_MASTER = 11,    /* epoch, the promoted replica */
+    TOPO_CMD_FAILOVER_END = 12,     /* epoch; flag = ended for timeout */
+    TOPO_CMD_FAILOVER_ABORT = 13    /* epoch, reason */
 } topo_cmd_type;
 
 typedef struct topo_pair {
@@ -77,15 +96,25 @@ typedef struct topo_cmd {
     topo_member member;         /* MEMBER, MEMBER_GONE */
     bool flag;                  /* ODOWN: gained (true) or lost */
     uint32_t votes;             /* ODOWN: monitors that reported sdown */
+    uint64_t epoch;             /* FAILOVER_*, SWITCH_MASTER */
+    config_addr addr;           /* FAILOVER_START: chosen; SWITCH: new */
+    char reason[64];            /* FAILOVER_START, FAILOVER_ABORT */
 } topo_cmd;
 
+#define TOPO_MAX_EVENTS 8
+
+typedef struct topo_event {
+    char name[40];              /* "+switch-master" */
+    char msg[512];              /* Sentinel's message text */
+} topo_event;
+
 /* The outcome of applying one entry: Sentinel's error text for the client
- * that asked, or the event to emit on every monitor. */
+ * that asked, and the events every monitor emits when it applies it. */
 typedef struct topo_result {
     bool ok;
     char error[256];            /* "-ERR ..." reply when !ok */
-    char event[32];             /* "" = nothing to announce */
-    char detail[512];           /* event message */
+    topo_event ev[TOPO_MAX_EVENTS];
+    int nev;
     int matched;                /* RESET: sets reset */
 } topo_result;
 

@@ -82,6 +82,30 @@ get_member(buf_reader *r, topo_member *m)
     get_addr(r, &m->admin);
 }
 
+static void
+put_failover(buf *b, const topo_failover *f)
+{
+    buf_put_u8(b, (uint8_t)((f->active ? 1 : 0) | (f->switched ? 2 : 0) |
+                            (f->manual ? 4 : 0)));
+    buf_put_u64(b, f->epoch);
+    put_addr(b, &f->chosen);
+    put_addr(b, &f->old_master);
+    buf_put_str(b, f->reason);
+}
+
+static void
+get_failover(buf_reader *r, topo_failover *f)
+{
+    uint8_t flags = buf_get_u8(r);
+    f->active = flags & 1;
+    f->switched = flags & 2;
+    f->manual = flags & 4;
+    f->epoch = buf_get_u64(r);
+    get_addr(r, &f->chosen);
+    get_addr(r, &f->old_master);
+    buf_get_str(r, f->reason, sizeof(f->reason));
+}
+
 void
 topo_cmd_encode(const topo_cmd *c, buf *out)
 {
@@ -112,6 +136,17 @@ topo_cmd_encode(const topo_cmd *c, buf *out)
         buf_put_u8(out, c->flag ? 1 : 0);
         buf_put_u32(out, c->votes);
         buf_put_u32(out, (uint32_t)c->m.quorum);
+        break;
+    case TOPO_CMD_FAILOVER_REQUEST:
+    case TOPO_CMD_FAILOVER_START:
+    case TOPO_CMD_SWITCH_MASTER:
+    case TOPO_CMD_FAILOVER_END:
+    case TOPO_CMD_FAILOVER_ABORT:
+        buf_put_str(out, c->m.name);
+        buf_put_u64(out, c->epoch);
+        put_addr(out, &c->addr);
+        buf_put_str(out, c->reason);
+        buf_put_u8(out, c->flag ? 1 : 0);
         break;
     }
 }
@@ -155,6 +190,17 @@ topo_cmd_decode(const uint8_t *data, size_t len, topo_cmd *c)
         c->votes = buf_get_u32(&r);
         c->m.quorum = get_int(&r);
         break;
+    case TOPO_CMD_FAILOVER_REQUEST:
+    case TOPO_CMD_FAILOVER_START:
+    case TOPO_CMD_SWITCH_MASTER:
+    case TOPO_CMD_FAILOVER_END:
+    case TOPO_CMD_FAILOVER_ABORT:
+        buf_get_str(&r, c->m.name, sizeof(c->m.name));
+        c->epoch = buf_get_u64(&r);
+        get_addr(&r, &c->addr);
+        buf_get_str(&r, c->reason, sizeof(c->reason));
+        c->flag = buf_get_u8(&r) != 0;
+        break;
     default:
         return -1;
     }
@@ -171,6 +217,8 @@ topo_snapshot(const topo *t, buf *out)
         put_master(out, &s->m);
         buf_put_u64(out, s->config_epoch);
         buf_put_u8(out, s->odown ? 1 : 0);
+        put_failover(out, &s->fo);
+        buf_put_u64(out, s->last_epoch);
         buf_put_u32(out, (uint32_t)s->nreplicas);
         for (int j = 0; j < s->nreplicas; j++)
             put_addr(out, &s->replicas[j].addr);
@@ -203,6 +251,8 @@ restore_sets(buf_reader *r, topo *t)
         get_master(r, &s->m);
         s->config_epoch = buf_get_u64(r);
         s->odown = buf_get_u8(r) != 0;
+        get_failover(r, &s->fo);
+        s->last_epoch = buf_get_u64(r);
         uint32_t nr = get_count(r, TOPO_MAX_REPLICAS);
         s->replicas = xcalloc(nr ? nr : 1, sizeof(*s->replicas));
         for (uint32_t j = 0; j < nr && buf_reader_ok(r); j++)

@@ -54,8 +54,8 @@ START_TEST(test_monitor_remove_and_errors_as_sentinel)
     topo_cmd c = monitor_cmd("mymaster", "127.0.0.1", 6379, 2);
     topo_result r = apply(&t, &c);
     ck_assert(r.ok);
-    ck_assert_str_eq(r.event, "+monitor");
-    ck_assert_str_eq(r.detail, "master mymaster 127.0.0.1 6379 quorum 2");
+    ck_assert_str_eq(r.ev[0].name, "+monitor");
+    ck_assert_str_eq(r.ev[0].msg, "master mymaster 127.0.0.1 6379 quorum 2");
     r = apply(&t, &c);
     ck_assert(!r.ok);
     ck_assert_str_eq(r.error, "-ERR Duplicated master name");
@@ -68,7 +68,7 @@ START_TEST(test_monitor_remove_and_errors_as_sentinel)
     strcpy(rm.m.name, "mymaster");
     r = apply(&t, &rm);
     ck_assert(r.ok);
-    ck_assert_str_eq(r.event, "-monitor");
+    ck_assert_str_eq(r.ev[0].name, "-monitor");
     ck_assert_int_eq(t.nsets, 0);
     topo_free(&t);
 }
@@ -95,8 +95,8 @@ START_TEST(test_set_is_all_or_nothing)
     ck_assert(r.ok);
     ck_assert_int_eq(topo_find(&t, "m")->m.down_after_ms, 5000);
     ck_assert_int_eq(topo_find(&t, "m")->m.quorum, 3);
-    ck_assert_str_eq(r.event, "+set");
-    ck_assert_str_eq(r.detail, "master m 10.0.0.1 6379 down-after-milliseconds"
+    ck_assert_str_eq(r.ev[0].name, "+set");
+    ck_assert_str_eq(r.ev[0].msg, "master m 10.0.0.1 6379 down-after-milliseconds"
                      " 5000 quorum 3");
     topo_free(&t);
 }
@@ -112,7 +112,7 @@ START_TEST(test_set_secrets_masked_scripts_denied)
     topo_result r = apply(&t, &s);
     ck_assert(r.ok);
     ck_assert_str_eq(topo_find(&t, "m")->m.auth_pass, "hunter2");
-    ck_assert_ptr_null(strstr(r.detail, "hunter2"));
+    ck_assert_ptr_null(strstr(r.ev[0].msg, "hunter2"));
     s = set_cmd("m", "notification-script", "/bin/true");
     r = apply(&t, &s);
     ck_assert(!r.ok);
@@ -264,23 +264,23 @@ START_TEST(test_odown_judgement_and_slave_event)
     od.m.quorum = 2;
     topo_result r = apply(&t, &od);
     ck_assert(topo_find(&t, "m")->odown);
-    ck_assert_str_eq(r.event, "+odown");
-    ck_assert_str_eq(r.detail, "master m 10.0.0.1 6379 #quorum 3/2");
+    ck_assert_str_eq(r.ev[0].name, "+odown");
+    ck_assert_str_eq(r.ev[0].msg, "master m 10.0.0.1 6379 #quorum 3/2");
     r = apply(&t, &od);                 /* duplicate: no second event */
-    ck_assert_str_eq(r.event, "");
+    ck_assert_int_eq(r.nev, 0);
     od.flag = false;
     r = apply(&t, &od);
     ck_assert(!topo_find(&t, "m")->odown);
-    ck_assert_str_eq(r.event, "-odown");
-    ck_assert_str_eq(r.detail, "master m 10.0.0.1 6379");
+    ck_assert_str_eq(r.ev[0].name, "-odown");
+    ck_assert_str_eq(r.ev[0].msg, "master m 10.0.0.1 6379");
 
     topo_cmd rep = {.type = TOPO_CMD_REPLICA};
     strcpy(rep.m.name, "m");
     strcpy(rep.m.address.host, "10.0.0.2");
     rep.m.address.port = 6380;
     r = apply(&t, &rep);
-    ck_assert_str_eq(r.event, "+slave");
-    ck_assert_str_eq(r.detail, "slave 10.0.0.2:6380 10.0.0.2 6380 @ m "
+    ck_assert_str_eq(r.ev[0].name, "+slave");
+    ck_assert_str_eq(r.ev[0].msg, "slave 10.0.0.2:6380 10.0.0.2 6380 @ m "
                      "10.0.0.1 6379");
     topo_free(&t);
 }
