@@ -31,7 +31,7 @@ class Bench(harness.TestCase):
         pass
 
 
-def start_sentinels(b, master_port, n=3, quorum=2, masters=None):
+def start_sentinels(b, master_port, n=3, quorum=2, masters=None, down_after=1000):
     """n Redis Sentinels; masters = [(name, port)] (default one 'mymaster')."""
     masters = masters or [("mymaster", master_port)]
     ports = []
@@ -42,7 +42,7 @@ def start_sentinels(b, master_port, n=3, quorum=2, masters=None):
                  "sentinel resolve-hostnames no"]
         for name, mport in masters:
             lines += ["sentinel monitor %s 127.0.0.1 %d %d" % (name, mport, quorum),
-                      "sentinel down-after-milliseconds %s 1000" % name,
+                      "sentinel down-after-milliseconds %s %d" % (name, down_after),
                       "sentinel failover-timeout %s 60000" % name]
         path = b.write("sentinel-%d.conf" % k, "\n".join(lines) + "\n")
         b.start([SENTINEL_BIN, path], "sentinel-%d" % k)
@@ -114,7 +114,7 @@ def steady_state(nmasters, seconds):
         g = harness.Group(b, n=1, masters=[("m%d" % k, "127.0.0.1", p, 1)
                                            for k, p in enumerate(ports)],
                           master_extra="down_after_ms = 1000")
-        g.extra = "log_level = notice"
+        g.log_level = "notice"
         g.start_all()
         g.wait_leader()
         wait_until(lambda: len(harness.command(g.admin["m1"], "SENTINEL", "MASTERS")) == nmasters,

@@ -534,6 +534,32 @@ sentinel_ckquorum(admin_client *c, const admin_args *a, void *ctx)
     }
 }
 
+/* SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION]
+ * [HELP], as Sentinel: arms simulated crashes on this monitor. */
+static void
+sentinel_simulate(admin_client *c, const admin_args *a, void *ctx)
+{
+    cmd_ctx *x = ctx;
+    unsigned flags = 0;
+    for (int i = 2; i < a->argc; i++) {
+        if (strcasecmp(a->argv[i], "crash-after-election") == 0) {
+            flags |= FAILOVER_SIM_CRASH_AFTER_ELECTION;
+        } else if (strcasecmp(a->argv[i], "crash-after-promotion") == 0) {
+            flags |= FAILOVER_SIM_CRASH_AFTER_PROMOTION;
+        } else if (strcasecmp(a->argv[i], "help") == 0) {
+            admin_reply_array(c, 2);
+            admin_reply_str(c, "crash-after-election");
+            admin_reply_str(c, "crash-after-promotion");
+            return;
+        } else {
+            admin_reply_error(c, "-ERR Unknown failure simulation specified");
+            return;
+        }
+    }
+    failover_simulate(x->fo, flags);
+    admin_reply_ok(c);
+}
+
 const admin_command cmd_sentinel_table[] = {
     {"SENTINEL", "MASTERS", 2, 0, sentinel_masters,
      "-- Show the state of every monitored master."},
@@ -555,6 +581,9 @@ const admin_command cmd_sentinel_table[] = {
      "-- This monitor's id."},
     {"SENTINEL", "FAILOVER", 3, ADMIN_CMD_WRITE, sentinel_failover,
      "<name> -- Fail the master over now (-INPROG, -NOGOODSLAVE)."},
+    {"SENTINEL", "SIMULATE-FAILURE", -3, 0, sentinel_simulate,
+     "<crash-after-election|crash-after-promotion|help> ... -- Test fault "
+     "points."},
     {"SENTINEL", "CKQUORUM", 3, 0, sentinel_ckquorum,
      "<name> -- Can the quorum and a Raft majority be reached?"},
     {"SENTINEL", "MONITOR", 6, ADMIN_CMD_WRITE, sentinel_monitor,

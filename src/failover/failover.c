@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "failover/failover_select.h"
 #include "util/log.h"
@@ -45,6 +46,7 @@ typedef struct fset {
 
 struct failover {
     failover_env env;
+    unsigned simulate;          /* FAILOVER_SIM_* */
     fset **sets;
     int nsets;
 };
@@ -243,13 +245,29 @@ reports_master(failover *f, const topo_set *s, const config_addr *a)
 }
 
 static void
+simulated_crash(const failover *f, unsigned flag, const char *when)
+{
+    if (!(f->simulate & flag))
+        return;
+    log_warning("simulated failure: crashing %s (SENTINEL SIMULATE-FAILURE)",
+                when);
+    _exit(99);  /* a crash: no cleanup, no handoff */
+}
+
+static void
 drive_promotion(failover *f, fset *fs, const topo_set *s, uint64_t term,
                 uint64_t now)
 {
+    if (s->fo.epoch == term && fs->promote_sent_at == 0)
+        simulated_crash(f, FAILOVER_SIM_CRASH_AFTER_ELECTION,
+                        "after failover-start was committed");
     /* Promotion is confirmed by INFO, asked for at once, not in 10 s. */
     f->env.refresh(f->env.ctx, s->m.name, &s->fo.chosen);
     if (fs->promote_sent_at || s->fo.epoch != term) {
         if (reports_master(f, s, &s->fo.chosen)) {
+            if (s->fo.epoch == term)
+                simulated_crash(f, FAILOVER_SIM_CRASH_AFTER_PROMOTION,
+                                "after the promotion was confirmed");
             propose_simple(f, fs, s, TOPO_CMD_SWITCH_MASTER, NULL, false, now);
             return;
         }
@@ -471,6 +489,12 @@ failover_free(failover *f)
     }
     free(f->sets);
     free(f);
+}
+
+void
+failover_simulate(failover *f, unsigned flags)
+{
+    f->simulate = flags;
 }
 
 const char *

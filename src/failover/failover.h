@@ -58,4 +58,11 @@ const char *failover_last_reasons(const failover *f, const char *set);
 int failover_pick(const failover *f, const char *set, config_addr *chosen,
                   char *why, size_t len);
 
+/* SENTINEL SIMULATE-FAILURE, as Sentinel: crash this process right after
+ * winning a failover (its failover-start committed) or right after the
+ * promotion was confirmed, so tests can prove a new leader finishes. */
+#define FAILOVER_SIM_CRASH_AFTER_ELECTION 0x1u
+#define FAILOVER_SIM_CRASH_AFTER_PROMOTION 0x2u
+void failover_simulate(failover *f, unsigned flags);
+
 #endif

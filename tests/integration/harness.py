@@ -266,6 +266,7 @@ class Group:
         self.secret = {m: peer_secret for m in self.ids}
         self.procs = {}
         self.initial = list(self.ids)
+        self.log_level = "verbose"
         self.hosts = {}         # id -> IP (default 127.0.0.1)
         self.netns = {}         # id -> network namespace to run in
         self.password = ""
@@ -293,7 +294,7 @@ class Group:
                  "data_dir = %s" % self.tc.path("data-" + mid),
                  "election_timeout_ms = %d" % self.election_timeout_ms,
                  "heartbeat_ms = %d" % self.heartbeat_ms,
-                 "log_level = verbose",
+                 "log_level = %s" % self.log_level,
                  "peer_secret = %s" % self.secret[mid]]
         if join:
             lines.append("join = yes")

@@ -165,6 +165,74 @@ class FailoverTest(harness.TestCase):
         r = command(g.admin["m1"], "SENTINEL", "FAILOVER", "nope")
         self.assertIsInstance(r, RespError)
 
+    def simulated_crash(self, point):
+        rs, g = self.setup_all()
+        leader, term = g.wait_leader()
+        self.assertEqual(command(g.admin[leader], "SENTINEL", "SIMULATE-FAILURE", point), "OK")
+        rs.procs[0].signal(signal.SIGKILL)
+        self.assertEqual(g.procs[leader].wait(60), 99)
+        self.assertIn("simulated failure", g.log(leader))
+        rest = [m for m in g.ids if m != leader]
+        for m in rest:
+            wait_until(lambda: addr(command(g.admin[m], "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                                            "mymaster"))[1] != rs.master_port,
+                       timeout=60, what="the next leader finished on " + m)
+        new = addr(command(g.admin[rest[0]], "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                           "mymaster"))[1]
+        # Never two masters in one epoch: exactly one instance is master now.
+        masters = [p for i, p in enumerate(rs.ports[1:], 1) if rs.info(i).get("role") == "master"]
+        wait_until(lambda: [p for i, p in enumerate(rs.ports[1:], 1)
+                            if rs.info(i).get("role") == "master"] == [new], timeout=30,
+                   what="a single master (%s)" % masters)
+        return g, leader
+
+    def test_crash_after_election_next_leader_retries(self):
+        g, crashed = self.simulated_crash("crash-after-election")
+        logs = "".join(g.log(m) for m in g.ids if m != crashed)
+        self.assertIn("-failover-abort master mymaster", logs)
+
+    def test_crash_after_promotion_next_leader_completes(self):
+        g, crashed = self.simulated_crash("crash-after-promotion")
+        # The promoted replica is kept: the new leader commits the switch of
+        # the old epoch instead of starting another attempt.
+        logs = "".join(g.log(m) for m in g.ids if m != crashed)
+        self.assertEqual(logs.count("+switch-master"), 2)   # once on each survivor
+
+    def test_scripts_and_auth(self):
+        out = self.path("script.out")
+        script = self.write("notify.sh", "#!/bin/sh\necho \"$0 $*\" >> %s\n" % out)
+        os.chmod(script, 0o755)
+        os.symlink(script, self.path("reconfig.sh"))
+        rs = harness.RedisSet(self, replicas=2, master_args=["--requirepass", "pw",
+                                                             "--masterauth", "pw"],
+                              replica_args={1: ["--requirepass", "pw", "--masterauth", "pw"],
+                                            2: ["--requirepass", "pw", "--masterauth", "pw"]},
+                              passwords={0: "pw", 1: "pw", 2: "pw"})
+        self.rs = rs
+        g = self.g = harness.Group(
+            self, masters=[("mymaster", "127.0.0.1", rs.master_port, 2)],
+            master_extra="down_after_ms = %d\nauth_pass = pw\nnotification_script = %s\n"
+                         "client_reconfig_script = %s" % (DOWN_AFTER, script,
+                                                          self.path("reconfig.sh")))
+        g.start_all()
+        g.wait_leader()
+        wait_until(lambda: count_replicas(g.admin["m1"]) == 2, timeout=30, what="replicas")
+        rs.procs[0].signal(signal.SIGKILL)
+        def lines():
+            return open(out).read().splitlines() if os.path.exists(out) else []
+        wait_until(lambda: any("reconfig.sh mymaster" in l for l in lines()), timeout=60,
+                   what="client_reconfig_script ran")
+        wait_until(lambda: sum("notify.sh +switch-master" in l for l in lines()) == 3,
+                   timeout=30, what="notification_script for +switch-master on every monitor")
+        text = "\n".join(lines())
+        self.assertIn("notify.sh +sdown master mymaster 127.0.0.1 %d" % rs.master_port, text)
+        roles = sorted(l.split()[2] for l in lines() if "reconfig.sh mymaster" in l)
+        self.assertEqual(roles, ["leader", "observer", "observer"])
+        reconf = next(l for l in lines() if "reconfig.sh mymaster leader" in l).split()
+        self.assertEqual(reconf[3:6], ["start", "127.0.0.1", str(rs.master_port)])
+        new = int(reconf[7])
+        self.assertEqual(rs.info(rs.ports.index(new))["role"], "master")
+
 
 if __name__ == "__main__":
     harness.main()
