@@ -52,8 +52,8 @@ def one_run(kind, down_after):
             g.start_all()
             g.wait_leader()
             ports = [g.admin[m] for m in g.ids]
-            wait_until(lambda: all(len(harness.command(p, "SENTINEL", "REPLICAS", "mymaster")
-                                       or []) == 2 for p in ports), timeout=30, what="replicas")
+            wait_until(lambda: all(harness.replica_count(p) == 2 for p in ports), timeout=30,
+                       what="replicas")
         else:
             ports = start_sentinels(b, rs.master_port, down_after=down_after)
             wait_until(lambda: all(harness.pairs(harness.command(

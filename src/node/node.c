@@ -269,8 +269,15 @@ node_process(node *n)
     raft_ready rd;
     while (raft_has_ready(n->r) && raft_get_ready(n->r, &rd) == RAFT_OK) {
         if (persist(n, &rd) != 0) {
+            /* The core steps down and will offer the batch again, but the
+             * storage handle is poisoned after an I/O error (what reached
+             * the disk is unknown): only a restart, which recovers from
+             * what is really there, is safe. */
             raft_persist_failed(n->r);
-            return;     /* retried on the next tick */
+            log_warning("storage: cannot persist to %s; exiting so that a "
+                        "restart recovers from the disk",
+                        n->cfg->sentinel.data_dir);
+            exit(EXIT_FAILURE);
         }
         n->stats.fsyncs++;
         send_msgs(n, rd.msgs, rd.n_msgs);

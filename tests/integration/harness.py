@@ -242,6 +242,13 @@ def try_command(port, *args, timeout=2.0):
         return None
 
 
+def replica_count(port, name="mymaster", host="127.0.0.1"):
+    """How many replicas SENTINEL REPLICAS lists (-1 while the set is unknown)."""
+    with RespConn(port, host=host) as c:
+        r = c.command("SENTINEL", "REPLICAS", name)
+    return len(r) if isinstance(r, list) else -1
+
+
 def pairs(flat):
     """A flat [k1, v1, k2, v2, ...] reply as a dict."""
     return dict(zip(flat[0::2], flat[1::2]))

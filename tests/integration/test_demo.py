@@ -24,6 +24,15 @@ class DemoTest(harness.TestCase):
         self.assertEqual(r.stdout.count("members\tm1 m2 m3"), 3, r.stdout)
         self.assertRegex(r.stdout, r"GET-MASTER-ADDR-BY-NAME mymaster \(asked on m2\): 127\.0\.0\.1 \d+")
         self.assertIn("quorum\t2", r.stdout)
+        # The failover part: the events and one new master on every monitor.
+        for event in ("+sdown master mymaster", "+odown master mymaster", "+try-failover",
+                      "+selected-slave", "+promoted-slave", "+switch-master mymaster",
+                      "+failover-end"):
+            self.assertIn(event, r.stdout)
+        news = [l.split(":")[-1].strip() for l in r.stdout.splitlines()
+                if "says the master is now" in l]
+        self.assertEqual(len(news), 3)
+        self.assertEqual(len(set(news)), 1, news)
         self.assertIn("stopped; removed", r.stdout)
         demo_dir = r.stdout.split("== raft-sentinel demo in ")[1].split()[0]
         self.assertFalse(os.path.exists(demo_dir))

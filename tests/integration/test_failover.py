@@ -14,11 +14,6 @@ def addr(port_reply):
     return (port_reply[0], int(port_reply[1])) if isinstance(port_reply, list) else None
 
 
-def count_replicas(port):
-    r = command(port, "SENTINEL", "REPLICAS", "mymaster")
-    return len(r) if isinstance(r, list) else -1
-
-
 class FailoverTest(harness.TestCase):
 
     def setup_all(self, replica_args=None, n_replicas=2, extra=""):
@@ -29,7 +24,7 @@ class FailoverTest(harness.TestCase):
         self.g.start_all()
         self.g.wait_leader()
         for m in self.g.ids:
-            wait_until(lambda: count_replicas(self.g.admin[m]) == n_replicas,
+            wait_until(lambda: harness.replica_count(self.g.admin[m]) == n_replicas,
                        timeout=30, what="replicas known on " + m)
         return self.rs, self.g
 
@@ -216,7 +211,7 @@ class FailoverTest(harness.TestCase):
                                                           self.path("reconfig.sh")))
         g.start_all()
         g.wait_leader()
-        wait_until(lambda: count_replicas(g.admin["m1"]) == 2, timeout=30, what="replicas")
+        wait_until(lambda: harness.replica_count(g.admin["m1"]) == 2, timeout=30, what="replicas")
         rs.procs[0].signal(signal.SIGKILL)
         def lines():
             return open(out).read().splitlines() if os.path.exists(out) else []
