@@ -79,8 +79,12 @@ class MonitorTest(harness.TestCase):
                 self.assertEqual(msg[0], "+sdown")
                 self.assertIn("slave 127.0.0.1:%d 127.0.0.1 %d @ mymaster" % (rs.ports[1],
                                                                              rs.ports[1]), msg[1])
-                print("%s: +sdown after %.0f ms (down_after_ms %d)"
-                      % (m, (time.monotonic() - t0) * 1000, DOWN_AFTER))
+                ms = (time.monotonic() - t0) * 1000
+                print("%s: +sdown after %.0f ms (down_after_ms %d)" % (m, ms, DOWN_AFTER))
+                # The bound is down_after + 300 ms (measured ~1.1 s,
+                # docs/benchmarks.md); sanitizer builds on a loaded CI
+                # machine get more slack so this stays a liveness check.
+                self.assertLess(ms, DOWN_AFTER + 1000)
             flags = replicas(g.admin["m1"])["127.0.0.1:%d" % rs.ports[1]]["flags"]
             self.assertIn("s_down", flags)
         finally:
