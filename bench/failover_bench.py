@@ -85,10 +85,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--down-after", type=int, nargs="+", default=[1000, 5000])
+    ap.add_argument("--kinds", nargs="+", default=["raft-sentinel", "redis-sentinel"])
     args = ap.parse_args()
     print("binary: %s" % harness.RS_BIN)
     for da in args.down_after:
-        for kind in ("raft-sentinel", "redis-sentinel"):
+        for kind in args.kinds:
             w, a = [], []
             for _ in range(args.runs):
                 x, y = one_run(kind, da)

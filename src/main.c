@@ -113,10 +113,11 @@ committed_topo(void *ctx)
 }
 
 static void
-report_opinion(void *ctx, const char *set, bool sdown, bool known)
+report_opinion(void *ctx, const char *set, const config_addr *addr,
+               bool sdown, bool known)
 {
     app *a = ctx;
-    node_report_opinion(a->node, set, sdown, known);
+    node_report_opinion(a->node, set, addr, sdown, known);
 }
 
 static void
@@ -196,10 +197,10 @@ fo_send(void *ctx, const char *set, const config_addr *addr, int argc,
 }
 
 static void
-fo_refresh(void *ctx, const char *set, const config_addr *addr)
+fo_refresh(void *ctx, const char *set, const config_addr *addr, bool urgent)
 {
     app *a = ctx;
-    monitor_refresh_info(a->mon, set, addr);
+    monitor_refresh_info(a->mon, set, addr, urgent);
 }
 
 static void
@@ -230,12 +231,27 @@ start_failover(app *a)
                         fo_view, fo_send, fo_refresh, fo_step_aside, fo_emit,
                         a};
     a->fo = failover_new(&env);
+    /* Every 10 ms: each step of a failover (start, promote, confirm,
+     * switch) waits for the next tick, and failover time is what users
+     * measure us by. */
     a->fo_tick = event_new(a->base, -1, EV_PERSIST, on_fo_tick, a);
-    struct timeval tv = {0, 100 * 1000};
+    struct timeval tv = {0, 10 * 1000};
     event_add(a->fo_tick, &tv);
 }
 
 /* ---- scripts -------------------------------------------------------------------- */
+
+/* Script paths are local to each machine: they come from this monitor's
+ * own [master] section, never from the replicated state (a set added with
+ * SENTINEL MONITOR has none, as scripts cannot be set at runtime). */
+static const config_master *
+local_master(const app *a, const char *set)
+{
+    for (int i = 0; i < a->cfg->nmasters; i++)
+        if (strcmp(a->cfg->masters[i].name, set) == 0)
+            return &a->cfg->masters[i];
+    return NULL;
+}
 
 /* Warning-level events about a monitored set go to its notification_script
  * (as Sentinel).  The runner's own -script-error events carry no set, so a
@@ -246,9 +262,9 @@ notify_event(void *ctx, const events_event *e)
     app *a = ctx;
     if (a->scripts == NULL || e->set == NULL || e->level != LOG_WARNING)
         return;
-    const topo_set *s = topo_find(node_topo(a->node), e->set);
-    if (s && s->m.notification_script[0])
-        scripts_notify(a->scripts, s->m.notification_script, e->name, e->msg);
+    const config_master *s = local_master(a, e->set);
+    if (s && s->notification_script[0])
+        scripts_notify(a->scripts, s->notification_script, e->name, e->msg);
 }
 
 /* +switch-master runs the set's client_reconfig_script, as Sentinel:
@@ -260,14 +276,14 @@ reconfig_event(void *ctx, const events_event *e)
     if (a->scripts == NULL || e->set == NULL ||
         strcmp(e->name, "+switch-master") != 0)
         return;
-    const topo_set *s = topo_find(node_topo(a->node), e->set);
+    const config_master *s = local_master(a, e->set);
     char name[CONFIG_STR_MAX], from[CONFIG_STR_MAX], to[CONFIG_STR_MAX];
     int fport, tport;
-    if (s == NULL || !s->m.client_reconfig_script[0] ||
+    if (s == NULL || !s->client_reconfig_script[0] ||
         sscanf(e->msg, "%199s %199s %d %199s %d", name, from, &fport, to,
                &tport) != 5)
         return;
-    scripts_client_reconfig(a->scripts, s->m.client_reconfig_script, name,
+    scripts_client_reconfig(a->scripts, s->client_reconfig_script, name,
                             node_is_leader(a->node) ? "leader" : "observer",
                             "start", from, fport, to, tport);
 }

@@ -13,26 +13,25 @@
 
 #include "cmd/cmd.h"
 #include "config.h"
+#include "util/buf.h"
 #include "util/clock.h"
 
 typedef struct text {
-    char buf[16384];
-    size_t len;
+    buf b;      /* grows: INFO lists every monitored set */
 } text;
 
 static void __attribute__((format(printf, 2, 3)))
 add(text *t, const char *fmt, ...)
 {
-    if (t->len >= sizeof(t->buf))
-        return;
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (n > (int)sizeof(line) - 1)
+        n = (int)sizeof(line) - 1;
     if (n > 0)
-        t->len += (size_t)n;
-    if (t->len > sizeof(t->buf))
-        t->len = sizeof(t->buf);
+        buf_put_bytes(&t->b, line, (size_t)n);
 }
 
 static void
@@ -125,26 +124,22 @@ static const struct {
 static void
 cmd_info(admin_client *c, const admin_args *a, void *ctx)
 {
-    text *t = calloc(1, sizeof(*t));
+    text tx = {{0}}, *t = &tx;
     bool all = a->argc == 1 || strcasecmp(a->argv[1], "all") == 0 ||
                strcasecmp(a->argv[1], "default") == 0 ||
                strcasecmp(a->argv[1], "everything") == 0;
-    for (size_t i = 0; t && i < sizeof(sections) / sizeof(sections[0]); i++) {
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
         bool want = all;
         for (int j = 1; j < a->argc && !want; j++)
             want = strcasecmp(a->argv[j], sections[i].name) == 0;
         if (!want)
             continue;
-        if (t->len)
+        if (t->b.len)
             add(t, "\r\n");
         sections[i].fn(t, ctx);
     }
-    if (t == NULL) {
-        admin_reply_error(c, "-ERR out of memory");
-        return;
-    }
-    admin_reply_bulk(c, t->buf, t->len);
-    free(t);
+    admin_reply_bulk(c, t->b.data ? (const char *)t->b.data : "", t->b.len);
+    buf_free(&t->b);
 }
 
 /* ROLE as Sentinel: ["sentinel", [master names]]. */

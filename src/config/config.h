@@ -14,7 +14,7 @@
 
 #define CONFIG_ID_MAX 64
 #define CONFIG_STR_MAX 200      /* inih's line limit bounds every value */
-#define CONFIG_MAX_PEERS 32
+#define CONFIG_MAX_PEERS 16     /* the Raft core's RAFT_MAX_MEMBERS */
 #define CONFIG_MAX_MASTERS 1024
 #define CONFIG_MAX_BIND 16
 

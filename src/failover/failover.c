@@ -19,6 +19,7 @@
 #define RECONCILE_EVERY_MS 5000     /* per instance, drift corrections */
 #define PROPOSE_AGAIN_MS 1000       /* an uncommitted proposal is retried */
 #define STALE_ATTEMPT_GRACE_MS 1500 /* INFO time before aborting a stale one */
+#define PROMOTE_RETRY_MS 200        /* the chosen replica was unreachable */
 
 typedef enum reconf_state { RC_NONE, RC_SENT, RC_INPROG, RC_DONE } reconf_state;
 
@@ -34,6 +35,9 @@ typedef struct fset {
     uint64_t seen_at;           /* when we first saw it active (local) */
     uint64_t switched_at;
     uint64_t promote_sent_at;
+    uint64_t promote_tried_at;
+    uint64_t unreachable_logged_at;
+    uint64_t step_aside_at;
     uint64_t proposed_at;       /* last start/switch/end/abort proposal */
     uint64_t attempt_at;        /* last failover-start proposal */
     uint64_t noslave_at;
@@ -160,8 +164,21 @@ static void
 try_start(failover *f, fset *fs, const topo_set *s, uint64_t term,
           uint64_t now)
 {
-    if (now - fs->attempt_at < PROPOSE_AGAIN_MS || term <= s->last_epoch)
+    if (now - fs->attempt_at < PROPOSE_AGAIN_MS)
         return;
+    if (term <= s->last_epoch) {
+        /* This term already had its attempt for this set (a failover
+         * happened, or one was aborted): a new attempt needs a new epoch,
+         * so hand leadership on; the next leader's term is newer. */
+        if (now - fs->step_aside_at >= PROPOSE_AGAIN_MS) {
+            fs->step_aside_at = now;
+            log_notice("failover %s: epoch %llu already used; handing "
+                       "leadership on for a new one", s->m.name,
+                       (unsigned long long)term);
+            f->env.step_aside(f->env.ctx);
+        }
+        return;
+    }
     config_addr chosen;
     char why[sizeof(fs->reasons)];
     if (select_replica(f, s, &chosen, why, sizeof(why)) < 0) {
@@ -175,6 +192,15 @@ try_start(failover *f, fset *fs, const topo_set *s, uint64_t term,
                         s->m.name, why[0] ? "\n" : " (none known)", why);
         }
         snprintf(fs->reasons, sizeof(fs->reasons), "%s", why);
+        if (s->fo.manual) {
+            /* A manual request is answered once, not kept until some
+             * replica happens to become eligible hours later. */
+            fs->attempt_at = now;
+            topo_cmd c = {.type = TOPO_CMD_FAILOVER_ABORT};
+            snprintf(c.m.name, sizeof(c.m.name), "%s", s->m.name);
+            snprintf(c.reason, sizeof(c.reason), "no-good-slave");
+            f->env.propose(f->env.ctx, &c);
+        }
         return;
     }
     fs->reasons[0] = '\0';
@@ -215,25 +241,30 @@ promote(failover *f, fset *fs, const topo_set *s, uint64_t now)
         {"CLIENT", "KILL", "TYPE", "pubsub"}, {"EXEC"},
     };
     static const int argc[] = {1, 3, 2, 4, 4, 1};
-    emitf(f, "+failover-state-send-slaveof-noone", s, "slave", &s->fo.chosen);
+    if (now - fs->promote_tried_at < PROMOTE_RETRY_MS)
+        return;
+    fs->promote_tried_at = now;
+    /* The fence: only the leader of the attempt's term sends these.  The
+     * sends below are queued in one turn of the event loop, during which
+     * leadership cannot change. */
+    if (f->env.leader_term(f->env.ctx) != s->fo.epoch)
+        return;
     for (size_t i = 0; i < sizeof(argc) / sizeof(argc[0]); i++) {
-        if (f->env.leader_term(f->env.ctx) != s->fo.epoch) {
-            log_warning("failover %s: no longer leader of epoch %llu; "
-                        "stopping", s->m.name,
-                        (unsigned long long)s->fo.epoch);
-            return;
-        }
         if (f->env.send(f->env.ctx, s->m.name, &s->fo.chosen, argc[i],
                         (const char **)cmds[i]) != 0) {
-            log_warning("failover %s: cannot reach %s:%d to promote it; "
-                        "retrying", s->m.name, s->fo.chosen.host,
-                        s->fo.chosen.port);
-            return;
+            if (i == 0 && now - fs->unreachable_logged_at > 5000) {
+                fs->unreachable_logged_at = now;
+                log_warning("failover %s: cannot reach %s:%d to promote it; "
+                            "retrying", s->m.name, s->fo.chosen.host,
+                            s->fo.chosen.port);
+            }
+            return;     /* MULTI not queued: nothing half-sent */
         }
     }
+    emitf(f, "+failover-state-send-slaveof-noone", s, "slave", &s->fo.chosen);
     fs->promote_sent_at = now;
     emitf(f, "+failover-state-wait-promotion", s, "slave", &s->fo.chosen);
-    f->env.refresh(f->env.ctx, s->m.name, &s->fo.chosen);
+    f->env.refresh(f->env.ctx, s->m.name, &s->fo.chosen, true);
 }
 
 static bool
@@ -262,7 +293,8 @@ drive_promotion(failover *f, fset *fs, const topo_set *s, uint64_t term,
         simulated_crash(f, FAILOVER_SIM_CRASH_AFTER_ELECTION,
                         "after failover-start was committed");
     /* Promotion is confirmed by INFO, asked for at once, not in 10 s. */
-    f->env.refresh(f->env.ctx, s->m.name, &s->fo.chosen);
+    if (fs->promote_sent_at || s->fo.epoch != term)
+        f->env.refresh(f->env.ctx, s->m.name, &s->fo.chosen, false);
     if (fs->promote_sent_at || s->fo.epoch != term) {
         if (reports_master(f, s, &s->fo.chosen)) {
             if (s->fo.epoch == term)
@@ -370,11 +402,11 @@ reconfigure(failover *f, fset *fs, const topo_set *s, uint64_t now)
                 r->state = RC_INPROG;
                 emitf(f, "+slave-reconf-inprog", s, "slave", a);
             }
-            f->env.refresh(f->env.ctx, s->m.name, a);
+            f->env.refresh(f->env.ctx, s->m.name, a, false);
             continue;
         }
         if (r->state != RC_NONE && now - r->at < RECONF_RESEND_MS) {
-            f->env.refresh(f->env.ctx, s->m.name, a);
+            f->env.refresh(f->env.ctx, s->m.name, a, false);
             continue;
         }
         if (r->state == RC_NONE && in_flight >= s->m.parallel_syncs)
@@ -451,6 +483,7 @@ tick_set(failover *f, const topo_set *s, uint64_t term, uint64_t now)
         fs->epoch = s->fo.epoch;
         fs->seen_at = now;
         fs->switched_at = fs->promote_sent_at = fs->proposed_at = 0;
+        fs->promote_tried_at = 0;
     }
     if (!s->fo.switched)
         drive_promotion(f, fs, s, term, now);

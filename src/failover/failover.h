@@ -32,7 +32,8 @@ typedef struct failover_env {
                  monitor_view *v);
     int (*send)(void *ctx, const char *set, const config_addr *a, int argc,
                 const char **argv);
-    void (*refresh)(void *ctx, const char *set, const config_addr *a);
+    void (*refresh)(void *ctx, const char *set, const config_addr *a,
+                    bool urgent);
     /* Hand leadership to another voter: the only way to a new term (and
      * so a new epoch) after an attempt of this term failed. */
     void (*step_aside)(void *ctx);
@@ -46,7 +47,7 @@ typedef struct failover failover;
 failover *failover_new(const failover_env *env);
 void failover_free(failover *f);
 
-/* Called every ~100 ms. */
+/* Called every ~10 ms. */
 void failover_tick(failover *f, uint64_t now_ms);
 
 /* Why the last selection for set found no replica, one line per replica

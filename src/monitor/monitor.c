@@ -172,7 +172,8 @@ monitor_sync(monitor *m)
             /* A new master (switch-master): the old one's sdown opinion
              * must not count against it. */
             if (s->master && s->master->sdown && m->o.cb.opinion)
-                m->o.cb.opinion(m->o.cb.ctx, s->name, false, !m->tilt);
+                m->o.cb.opinion(m->o.cb.ctx, s->name, &s->master->addr, false,
+                                !m->tilt);
             inst_free(s->master);
             s->master = inst_new(m, s, MON_MASTER, &ts->m.address);
         } else {
@@ -213,12 +214,19 @@ check_tilt(monitor *m, uint64_t now)
             for (int j = 0; j < s->nreplicas; j++)
                 s->replicas[j]->act_ping_at =
                     s->replicas[j]->ping_pending ? now : 0;
-            if (m->o.cb.opinion)
-                m->o.cb.opinion(m->o.cb.ctx, s->name, false, false);
+            if (m->o.cb.opinion && s->master)
+                m->o.cb.opinion(m->o.cb.ctx, s->name, &s->master->addr, false,
+                                false);
         }
     } else if (m->tilt && now - m->tilt_at > MON_TILT_PERIOD_MS) {
         m->tilt = false;
         events_emit(m->o.ev, "-tilt", NULL, "#tilt mode exited");
+        /* Opinions were withdrawn on entry: give them again. */
+        for (int i = 0; i < m->nsets && m->o.cb.opinion; i++)
+            if (m->sets[i]->master)
+                m->o.cb.opinion(m->o.cb.ctx, m->sets[i]->name,
+                                &m->sets[i]->master->addr,
+                                m->sets[i]->master->sdown, true);
     }
     m->last_tick_at = now;
 }
@@ -305,11 +313,12 @@ monitor_send(monitor *m, const char *set, const config_addr *a, int argc,
 }
 
 void
-monitor_refresh_info(monitor *m, const char *set, const config_addr *a)
+monitor_refresh_info(monitor *m, const char *set, const config_addr *a,
+                     bool urgent)
 {
     inst *i = inst_find(m, set, a);
     if (i)
-        probe_info_now(i);
+        probe_info_now(i, urgent);
 }
 
 bool

@@ -22,9 +22,10 @@ struct event_base;
 typedef struct monitor monitor;
 
 typedef struct monitor_callbacks {
-    /* This monitor's opinion of a master changed (or is refreshed):
-     * sdown true/false; known false while in TILT (no opinion). */
-    void (*opinion)(void *ctx, const char *set, bool sdown, bool known);
+    /* This monitor's opinion of a set's master (at addr) changed: sdown
+     * true/false; known false while in TILT (no opinion). */
+    void (*opinion)(void *ctx, const char *set, const config_addr *addr,
+                    bool sdown, bool known);
     /* A replica the committed state does not list yet (rate-limited). */
     void (*discovered)(void *ctx, const char *set, const config_addr *addr);
     void *ctx;
@@ -103,9 +104,12 @@ bool monitor_view_of(const monitor *m, const char *set, const config_addr *a,
  * verbose level; callers confirm effects through later INFO replies. */
 int monitor_send(monitor *m, const char *set, const config_addr *a, int argc,
                  const char **argv);
-/* Asks for INFO now (if none is in flight): promotion is confirmed by an
- * immediate INFO, not the next polling cycle. */
-void monitor_refresh_info(monitor *m, const char *set, const config_addr *a);
+/* Asks for INFO now: promotion is confirmed by an immediate INFO, not the
+ * next polling cycle.  At most every 100 ms per instance and not while one
+ * is in flight, unless urgent (right after the promotion commands, so the
+ * reply reflects them). */
+void monitor_refresh_info(monitor *m, const char *set, const config_addr *a,
+                          bool urgent);
 
 bool monitor_tilt(const monitor *m);
 int64_t monitor_tilt_since_ms(const monitor *m);    /* -1 when not in TILT */

@@ -80,7 +80,7 @@ uint64_t monitor_now(void);
 
 /* monitor_probe.c */
 void probe_instance(inst *i, uint64_t now);
-void probe_info_now(inst *i);
+void probe_info_now(inst *i, bool urgent);
 void probe_link_ready(void *ctx);
 void probe_link_down(void *ctx, const char *reason);
 int probe_ping_period(const inst *i);

@@ -108,11 +108,15 @@ send_info(inst *i, uint64_t now)
     }
 }
 
+/* On demand (failover steps), at most every 100 ms per instance. */
 void
-probe_info_now(inst *i)
+probe_info_now(inst *i, bool urgent)
 {
-    if (!i->info_pending && mlink_state(i->link) == MLINK_READY)
-        send_info(i, monitor_now());
+    uint64_t now = monitor_now();
+    if (mlink_state(i->link) != MLINK_READY)
+        return;
+    if (urgent || (!i->info_pending && now - i->info_sent_at >= 100))
+        send_info(i, now);
 }
 
 /* ---- the judgement ------------------------------------------------------------- */
@@ -127,7 +131,7 @@ set_sdown(inst *i, bool down, uint64_t now)
     i->sdown_at = now;
     emit(i, down ? "+sdown" : "-sdown", NULL);
     if (i->kind == MON_MASTER && m->o.cb.opinion && !m->tilt)
-        m->o.cb.opinion(m->o.cb.ctx, i->set->name, down, true);
+        m->o.cb.opinion(m->o.cb.ctx, i->set->name, &i->addr, down, true);
 }
 
 static void

@@ -203,7 +203,8 @@ conf_changed(node *n)
     }
     /* A joining monitor has no membership yet: it must accept the group
      * it was told about in [peers] so the leader can reach it. */
-    for (int i = 0; st.conf.n == 0 && i < n->cfg->npeers; i++) {
+    for (int i = 0; st.conf.n == 0 && i < n->cfg->npeers &&
+                    np < RAFT_MAX_MEMBERS; i++) {
         const config_peer *p = &n->cfg->peers[i];
         if (strcmp(p->id, n->cfg->sentinel.id) != 0)
             peers[np++] = (transport_peer){p->id, p->addr.host, p->addr.port};
@@ -228,9 +229,13 @@ soft_state(node *n, const raft_ready *rd)
         events_emit(n->ev, "+raft-leader", NULL, "%s %llu", rd->leader.s,
                     (unsigned long long)rd->term);
     }
+    if (rd->role == RAFT_LEADER && (new_leader || n->leader_since_ms == 0))
+        n->leader_since_ms = node_now_ms();
     n->leader = rd->leader;
-    if (n->role != RAFT_LEADER)
+    if (n->role != RAFT_LEADER) {
         n->seeded_term = 0;
+        n->leader_since_ms = 0;
+    }
 }
 
 /* Takes a snapshot once enough entries were applied since the last one. */

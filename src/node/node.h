@@ -75,10 +75,12 @@ void node_step_aside(node *n);
 
 /* ---- sdown opinions and odown ------------------------------------------------ */
 
-/* This monitor's opinion of a set's master (known = false in TILT: no
- * opinion).  Sent to the leader when it changes and refreshed every
+/* This monitor's opinion of a set's master at address `master` (known =
+ * false in TILT: no opinion); an opinion about another address than the
+ * committed master (from before a switch-master) never counts.  Sent to the leader when it changes and refreshed every
  * second; the leader commits odown when `quorum` fresh opinions agree. */
-void node_report_opinion(node *n, const char *set, bool sdown, bool known);
+void node_report_opinion(node *n, const char *set, const config_addr *master,
+                         bool sdown, bool known);
 
 /* ---- writes ------------------------------------------------------------------ */
 

@@ -85,6 +85,8 @@ seed_masters(node *n)
         if (topo_find(&n->topo, m->name) || topo_was_seeded(&n->topo, m->name))
             continue;
         topo_cmd c = {.type = TOPO_CMD_MONITOR, .seed = true, .m = *m};
+        /* Script paths stay local to each monitor's file (main.c). */
+        c.m.notification_script[0] = c.m.client_reconfig_script[0] = '\0';
         log_notice("seeding monitored set %s from the configuration file",
                    m->name);
         node_submit(n, &c, ignore_result, "seeding a [master] section");
@@ -223,7 +225,12 @@ judge_peers(node *n, uint64_t now)
         }
         for (int i = 0; i < n->topo.nsets; i++) {
             const topo_set *s = &n->topo.sets[i];
-            bool down = now - p->at_ms > (uint64_t)s->m.down_after_ms;
+            /* Hellos come every NODE_HELLO_MS: a shorter down-after would
+             * flap on a healthy peer. */
+            uint64_t limit = (uint64_t)s->m.down_after_ms;
+            if (limit < 3 * NODE_HELLO_MS)
+                limit = 3 * NODE_HELLO_MS;
+            bool down = now - p->at_ms > limit;
             if (down == node_peer_sdown(n, id, s->m.name))
                 continue;
             if (down) {

@@ -28,6 +28,7 @@ enum {
  * (or this monitor's own, with from = its id). */
 typedef struct opinion {
     char set[CONFIG_STR_MAX];
+    config_addr master;         /* the master the opinion is about */
     char from[RAFT_ID_MAX + 1];
     bool sdown;
     bool known;
@@ -107,6 +108,7 @@ struct node {
     int npeers_seen;
     uint64_t started_ms;
     uint64_t hello_sent_ms;
+    uint64_t leader_since_ms;   /* when this monitor became leader */
     odown_proposal *odown_pending;  /* last judgement proposed per set */
     int nodown_pending;
 

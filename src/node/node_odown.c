@@ -36,8 +36,8 @@ find(node *n, const char *set, const char *from)
 
 /* Returns true when the stored opinion changed. */
 static bool
-store(node *n, const char *set, const char *from, bool sdown, bool known,
-      uint64_t now)
+store(node *n, const char *set, const char *from, const config_addr *master,
+      bool sdown, bool known, uint64_t now)
 {
     opinion *o = find(n, set, from);
     if (o == NULL) {
@@ -49,7 +49,10 @@ store(node *n, const char *set, const char *from, bool sdown, bool known,
         snprintf(o->from, sizeof(o->from), "%s", from);
         o->known = !known;          /* force "changed" */
     }
-    bool changed = o->sdown != sdown || o->known != known;
+    bool changed = o->sdown != sdown || o->known != known ||
+                   o->master.port != master->port ||
+                   strcmp(o->master.host, master->host) != 0;
+    o->master = *master;
     o->sdown = sdown;
     o->known = known;
     o->at_ms = now;
@@ -73,6 +76,8 @@ send_own(node *n, uint64_t now)
         if (strcmp(o->from, me) != 0)
             continue;
         buf_put_str(&b, o->set);
+        buf_put_str(&b, o->master.host);
+        buf_put_u32(&b, (uint32_t)o->master.port);
         buf_put_u8(&b, (uint8_t)((o->sdown ? 1 : 0) | (o->known ? 2 : 0)));
     }
     node_send_frame(n, n->leader.s, NODE_FRAME_OPINION, b.data, b.len);
@@ -80,10 +85,11 @@ send_own(node *n, uint64_t now)
 }
 
 void
-node_report_opinion(node *n, const char *set, bool sdown, bool known)
+node_report_opinion(node *n, const char *set, const config_addr *master,
+                    bool sdown, bool known)
 {
     uint64_t now = node_now_ms();
-    if (!store(n, set, n->cfg->sentinel.id, sdown, known, now))
+    if (!store(n, set, n->cfg->sentinel.id, master, sdown, known, now))
         return;
     send_own(n, now);       /* a change goes out at once: detection speed */
     if (n->role == RAFT_LEADER)
@@ -101,10 +107,13 @@ node_on_opinion(node *n, const char *from, const uint8_t *p, size_t len)
         return;
     for (uint32_t i = 0; i < count && buf_reader_ok(&r); i++) {
         char set[CONFIG_STR_MAX];
+        config_addr master;
         buf_get_str(&r, set, sizeof(set));
+        buf_get_str(&r, master.host, sizeof(master.host));
+        master.port = (int)buf_get_u32(&r);
         uint8_t flags = buf_get_u8(&r);
         if (buf_reader_ok(&r) && topo_find(&n->topo, set))
-            store(n, set, from, flags & 1, flags & 2, now);
+            store(n, set, from, &master, flags & 1, flags & 2, now);
     }
     if (!buf_reader_done(&r))
         log_warning("node: malformed opinions from %s", from);
@@ -157,13 +166,19 @@ is_member(const node *n, const char *id)
 static void
 judge(node *n, uint64_t now)
 {
+    /* A new leader has heard only its own opinions: give the others one
+     * refresh period before judging, or it would clear a real odown. */
+    if (now - n->leader_since_ms < OPINION_REFRESH_MS + 500)
+        return;
     for (int i = 0; i < n->topo.nsets; i++) {
         const topo_set *s = &n->topo.sets[i];
         uint32_t votes = 0;
         for (int j = 0; j < n->nopinions; j++) {
             const opinion *o = &n->opinions[j];
             if (strcmp(o->set, s->m.name) == 0 && o->known && o->sdown &&
-                now - o->at_ms < OPINION_TTL_MS && is_member(n, o->from))
+                now - o->at_ms < OPINION_TTL_MS && is_member(n, o->from) &&
+                o->master.port == s->m.address.port &&
+                strcmp(o->master.host, s->m.address.host) == 0)
                 votes++;
         }
         bool odown = votes >= (uint32_t)s->m.quorum;

@@ -429,6 +429,12 @@ static void
 apply_failover_abort(topo *t, const topo_cmd *c, topo_result *res)
 {
     topo_set *s = topo_find(t, c->m.name);
+    if (s && !s->fo.active && s->fo.manual && c->epoch == 0) {
+        s->fo.manual = false;   /* a manual request that could not start */
+        announce(res, "-failover-abort", "master %s %s %d %s", s->m.name,
+                 s->m.address.host, s->m.address.port, c->reason);
+        return;
+    }
     if (s == NULL || !s->fo.active || s->fo.switched ||
         s->fo.epoch != c->epoch)
         return;

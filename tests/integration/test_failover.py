@@ -215,8 +215,8 @@ class FailoverTest(harness.TestCase):
         rs.procs[0].signal(signal.SIGKILL)
         def lines():
             return open(out).read().splitlines() if os.path.exists(out) else []
-        wait_until(lambda: any("reconfig.sh mymaster" in l for l in lines()), timeout=60,
-                   what="client_reconfig_script ran")
+        wait_until(lambda: sum("reconfig.sh mymaster" in l for l in lines()) == 3, timeout=60,
+                   what="client_reconfig_script ran on every monitor")
         wait_until(lambda: sum("notify.sh +switch-master" in l for l in lines()) == 3,
                    timeout=30, what="notification_script for +switch-master on every monitor")
         text = "\n".join(lines())
