@@ -157,6 +157,8 @@ compare_config(node *n)
 
 /* ---- peer monitors: heard from, and sdown per set ----------------------- */
 
+#define PEER_STARTUP_GRACE_MS 5000
+
 static peer_seen *
 peer_find(const node *n, const char *id)
 {
@@ -219,10 +221,15 @@ judge_peers(node *n, uint64_t now)
         if (strcmp(id, n->cfg->sentinel.id) == 0)
             continue;
         peer_seen *p = peer_find(n, id);
-        if (p == NULL) {            /* never heard: silent since start */
-            node_peer_heard(n, id, n->started_ms);
+        if (p == NULL) {
+            /* Never heard: the group is still starting up (monitors are
+             * rarely started at the same moment); give peers a few seconds
+             * before calling them down. */
+            node_peer_heard(n, id, n->started_ms + PEER_STARTUP_GRACE_MS);
             p = peer_find(n, id);
         }
+        if (now < p->at_ms)
+            continue;
         for (int i = 0; i < n->topo.nsets; i++) {
             const topo_set *s = &n->topo.sets[i];
             /* Hellos come every NODE_HELLO_MS: a shorter down-after would

@@ -166,10 +166,10 @@ is_member(const node *n, const char *id)
 static void
 judge(node *n, uint64_t now)
 {
-    /* A new leader has heard only its own opinions: give the others one
-     * refresh period before judging, or it would clear a real odown. */
-    if (now - n->leader_since_ms < OPINION_REFRESH_MS + 500)
-        return;
+    /* A new leader has heard only its own opinions: it may declare odown
+     * at once when a quorum is there, but it waits one refresh period
+     * before clearing a committed odown it simply has not heard about. */
+    bool settled = now - n->leader_since_ms >= OPINION_REFRESH_MS + 500;
     for (int i = 0; i < n->topo.nsets; i++) {
         const topo_set *s = &n->topo.sets[i];
         uint32_t votes = 0;
@@ -182,7 +182,8 @@ judge(node *n, uint64_t now)
                 votes++;
         }
         bool odown = votes >= (uint32_t)s->m.quorum;
-        if (odown == s->odown || recently_proposed(n, s->m.name, odown, now))
+        if (odown == s->odown || (!odown && !settled) ||
+            recently_proposed(n, s->m.name, odown, now))
             continue;
         topo_cmd c = {.type = TOPO_CMD_ODOWN, .flag = odown, .votes = votes};
         snprintf(c.m.name, sizeof(c.m.name), "%s", s->m.name);
