@@ -22,6 +22,14 @@ find_set(admin_client *c, cmd_ctx *x, const char *name)
     return s;
 }
 
+/* The set a read asks about: NULL after replying -NOQUORUM (stale_reads no
+ * and cut off) or "No such master". */
+static const topo_set *
+readable_set(admin_client *c, cmd_ctx *x, const char *name)
+{
+    return cmd_readable(c, x) ? find_set(c, x, name) : NULL;
+}
+
 static int
 voters(const cmd_ctx *x)
 {
@@ -170,9 +178,7 @@ static void
 sentinel_master(admin_client *c, const admin_args *a, void *ctx)
 {
     cmd_ctx *x = ctx;
-    if (!cmd_readable(c, x))
-        return;
-    const topo_set *s = find_set(c, x, a->argv[2]);
+    const topo_set *s = readable_set(c, x, a->argv[2]);
     if (s == NULL)
         return;
     admin_list l;
@@ -185,9 +191,7 @@ static void
 sentinel_replicas(admin_client *c, const admin_args *a, void *ctx)
 {
     cmd_ctx *x = ctx;
-    if (!cmd_readable(c, x))
-        return;
-    const topo_set *s = find_set(c, x, a->argv[2]);
+    const topo_set *s = readable_set(c, x, a->argv[2]);
     if (s == NULL)
         return;
     admin_list l;
@@ -250,7 +254,7 @@ static void
 sentinel_sentinels(admin_client *c, const admin_args *a, void *ctx)
 {
     cmd_ctx *x = ctx;
-    if (!cmd_readable(c, x) || find_set(c, x, a->argv[2]) == NULL)
+    if (readable_set(c, x, a->argv[2]) == NULL)
         return;
     const topo *t = node_topo(x->n);
     admin_list l;
