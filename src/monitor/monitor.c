@@ -238,6 +238,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t now = monitor_now();
     check_tilt(m, now);
     monitor_sync(m);
+    now = monitor_now();    /* instances created by the sync are not older */
     for (int i = 0; i < m->nsets; i++) {
         mset *s = m->sets[i];
         if (s->master)
@@ -349,7 +350,7 @@ monitor_tilt_since_ms(const monitor *m)
 static int64_t
 ago(uint64_t now, uint64_t t)
 {
-    return t ? (int64_t)(now - t) : -1;
+    return t ? (now > t ? (int64_t)(now - t) : 0) : -1;
 }
 
 static void
@@ -362,13 +363,13 @@ fill_view(const inst *i, monitor_view *v)
     snprintf(v->runid, sizeof(v->runid), "%s", i->runid);
     v->connected = mlink_state(i->link) == MLINK_READY;
     v->sdown = i->sdown;
-    v->sdown_ms = i->sdown ? now - i->sdown_at : 0;
+    v->sdown_ms = i->sdown && now > i->sdown_at ? now - i->sdown_at : 0;
     v->auth_failed = mlink_auth_failed(i->link);
     v->role_mismatch = i->role != MONITOR_ROLE_UNKNOWN &&
                        i->role != (i->kind == MON_MASTER ? MONITOR_ROLE_MASTER
                                                          : MONITOR_ROLE_SLAVE);
     v->pending = mlink_pending(i->link);
-    v->last_ping_sent_ms = i->act_ping_at ? (int64_t)(now - i->act_ping_at) : 0;
+    v->last_ping_sent_ms = i->act_ping_at ? ago(now, i->act_ping_at) : 0;
     v->last_ok_ping_ms = ago(now, i->last_ok_at ? i->last_ok_at
                                                 : i->created_at);
     v->last_ping_reply_ms = ago(now, i->last_reply_at ? i->last_reply_at

@@ -140,13 +140,16 @@ judge(inst *i, uint64_t now)
     int da = down_after(i);
     uint64_t elapsed = 0;
     bool connected = mlink_state(i->link) == MLINK_READY;
-    if (i->act_ping_at)
-        elapsed = now - i->act_ping_at;
-    else if (!connected)
-        elapsed = now - (i->last_ok_at ? i->last_ok_at : i->created_at);
+    /* Saturating: an instance created (or a PING sent) later in this same
+     * tick has a timestamp after `now`. */
+    uint64_t since = i->act_ping_at ? i->act_ping_at
+                     : !connected   ? (i->last_ok_at ? i->last_ok_at
+                                                     : i->created_at)
+                                    : now;
+    elapsed = now > since ? now - since : 0;
 
     bool role_wrong = i->kind == MON_MASTER &&
-                      i->role == MONITOR_ROLE_SLAVE &&
+                      i->role == MONITOR_ROLE_SLAVE && now > i->role_at &&
                       now - i->role_at >
                           (uint64_t)da + 2 * MON_INFO_PERIOD_MS;
     set_sdown(i, elapsed > (uint64_t)da || role_wrong, now);
@@ -161,7 +164,7 @@ probe_instance(inst *i, uint64_t now)
 
     /* A PING stuck for half the down-after period: the connection is
      * suspect (a half-open socket); start a fresh one. */
-    if (ready && i->ping_pending && i->act_ping_at &&
+    if (ready && i->ping_pending && i->act_ping_at && now > i->act_ping_at &&
         now - i->act_ping_at > (uint64_t)da / 2 &&
         now - (i->last_reply_at ? i->last_reply_at : 0) > (uint64_t)da / 2) {
         log_verbose("monitor: %s:%d PING pending for %llu ms; reconnecting",

@@ -176,7 +176,7 @@ judge(node *n, uint64_t now)
         for (int j = 0; j < n->nopinions; j++) {
             const opinion *o = &n->opinions[j];
             if (strcmp(o->set, s->m.name) == 0 && o->known && o->sdown &&
-                now - o->at_ms < OPINION_TTL_MS && is_member(n, o->from) &&
+                o->at_ms + OPINION_TTL_MS > now && is_member(n, o->from) &&
                 o->master.port == s->m.address.port &&
                 strcmp(o->master.host, s->m.address.host) == 0)
                 votes++;
