@@ -123,6 +123,10 @@ class MonitorTest(harness.TestCase):
     def test_stalled_monitor_enters_tilt_and_peers_see_it_sdown(self):
         rs, g = self.setup_all()
         self.wait_replicas_listed()
+        # Monitors publish their admin addresses through the log; wait until
+        # m1 knows m2's (the event below names it).
+        wait_until(lambda: str(g.admin["m2"]) in str(command(
+            g.admin["m1"], "SENTINEL", "SENTINELS", "mymaster")), what="m2 registered")
         tilt = subscribe(g.admin["m2"], "+tilt")
         peer = subscribe(g.admin["m1"], "+sdown")
         g.procs["m2"].signal(signal.SIGSTOP)
