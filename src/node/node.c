@@ -376,6 +376,9 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     raft_tick(n->r, now);
     node_process(n);
     if (now - n->last_duty_ms >= 100) {
+        /* A long gap means this process stalled (a slow fsync, a stop):
+         * peers were silent because we did not listen. */
+        n->stalled = n->last_duty_ms && now - n->last_duty_ms > 500;
         n->last_duty_ms = now;
         node_duties(n, now);
         node_opinions_duty(n, now);

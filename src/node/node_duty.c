@@ -228,6 +228,8 @@ judge_peers(node *n, uint64_t now)
             node_peer_heard(n, id, n->started_ms + PEER_STARTUP_GRACE_MS);
             p = peer_find(n, id);
         }
+        if (n->stalled && p->at_ms + NODE_HELLO_MS < now)
+            p->at_ms = now - NODE_HELLO_MS;    /* our stall, not theirs */
         if (now < p->at_ms)
             continue;
         for (int i = 0; i < n->topo.nsets; i++) {

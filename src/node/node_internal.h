@@ -81,6 +81,7 @@ struct node {
     struct event *tick_ev;
     struct event *process_ev;   /* deferred node_process, see node_kick */
     uint64_t last_duty_ms;
+    bool stalled;               /* the last duty round came late */
     raft_role role;
     raft_id leader;
     uint64_t term;
