@@ -131,6 +131,7 @@ install_snapshot(node *n, const raft_snapshot *snap)
     n->applied = snap->meta.index;
     n->snap_index = snap->meta.index;
     n->stats.snapshots_installed++;
+    node_waiters_snapshot(n, snap->meta.index);
     log_notice("raft: installed snapshot at index %llu (term %llu)",
                (unsigned long long)snap->meta.index,
                (unsigned long long)snap->meta.term);

@@ -59,6 +59,17 @@ typedef enum waiter_state {
     W_DONE
 } waiter_state;
 
+/* The outcome of a recently applied entry, for a forwarded write whose
+ * acknowledgement arrives after this monitor already applied it. */
+#define NODE_RECENT_RESULTS 64
+typedef struct recent_result {
+    uint64_t index;
+    uint64_t term;
+    bool ok;
+    char error[256];
+    int matched;
+} recent_result;
+
 typedef struct waiter {
     uint64_t handle;
     waiter_state state;
@@ -96,6 +107,7 @@ struct node {
 
     waiter *waiters;
     int nwaiters;
+    recent_result recent[NODE_RECENT_RESULTS];
     uint64_t next_handle;
 
     void (*shutdown_done)(void *);
@@ -133,6 +145,9 @@ void node_waiters_applied(node *n, const raft_entry *e,
                           const topo_result *res);
 void node_waiters_expire(node *n, uint64_t now);
 void node_waiters_fail_all(node *n, const char *error);
+/* A snapshot jumped applied to `index`: writes waiting at or below it
+ * cannot learn their outcome. */
+void node_waiters_snapshot(node *n, uint64_t index);
 
 /* node_odown.c */
 void node_on_opinion(node *n, const char *from, const uint8_t *p, size_t len);

@@ -186,17 +186,18 @@ accepted(node *n, waiter *w, int rc, uint64_t index, uint64_t term)
         topo_result ok = {.ok = true};
         waiter_finish(n, waiter_index(n, w), &ok);
     } else if (index <= n->applied) {
-        /* Already applied before the ack arrived: the outcome is unknown
-         * here only if the entry is gone from the log; check the term. */
-        uint64_t t = 0;
-        bool same = raft_term_at(n->r, index, &t) == RAFT_OK && t == term;
-        topo_result ok = {.ok = true};
-        if (same)
-            waiter_finish(n, waiter_index(n, w), &ok);
-        else
+        /* Applied here before the ack arrived: answer with the result we
+         * kept, if this very entry (same term) is among the recent ones. */
+        const recent_result *r = &n->recent[index % NODE_RECENT_RESULTS];
+        if (r->index == index && r->term == term) {
+            topo_result res = {.ok = r->ok, .matched = r->matched};
+            snprintf(res.error, sizeof(res.error), "%s", r->error);
+            waiter_finish(n, waiter_index(n, w), &res);
+        } else {
             finish_error(n, waiter_index(n, w), "-TRYAGAIN the write's "
-                         "outcome is unknown after a snapshot; check and "
-                         "retry");
+                         "outcome is unknown here (applied before its "
+                         "acknowledgement arrived); check and retry");
+        }
     } else {
         w->state = W_PROPOSED;
         w->index = index;
@@ -284,6 +285,12 @@ node_cancel(node *n, uint64_t handle)
 void
 node_waiters_applied(node *n, const raft_entry *e, const topo_result *res)
 {
+    recent_result *r = &n->recent[e->index % NODE_RECENT_RESULTS];
+    r->index = e->index;
+    r->term = e->term;
+    r->ok = res->ok;
+    r->matched = res->matched;
+    snprintf(r->error, sizeof(r->error), "%s", res->error);
     for (int i = 0; i < n->nwaiters;) {
         waiter *w = &n->waiters[i];
         if (w->state != W_PROPOSED || w->index > e->index) {
@@ -294,6 +301,19 @@ node_waiters_applied(node *n, const raft_entry *e, const topo_result *res)
             finish_error(n, i, "-TRYAGAIN the write was lost in a leadership "
                          "change; retry");
         }
+    }
+}
+
+void
+node_waiters_snapshot(node *n, uint64_t index)
+{
+    for (int i = 0; i < n->nwaiters;) {
+        if (n->waiters[i].state == W_PROPOSED && n->waiters[i].index <= index)
+            finish_error(n, i, "-TRYAGAIN the write's outcome is unknown "
+                         "(this monitor caught up through a snapshot); "
+                         "check and retry");
+        else
+            i++;
     }
 }
 
