@@ -13,6 +13,7 @@
  */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -411,6 +412,11 @@ check_sentinel(loader *ld, const section_info *si, int sec_line)
         add_error(ld, key_line(si, t, "raft_port"), "raft_port %d is the "
                   "same as port: the admin and raft ports must differ",
                   s->raft_port);
+    unsigned char ip[16];
+    if (s->announce_ip[0] && inet_pton(AF_INET, s->announce_ip, ip) != 1 &&
+        inet_pton(AF_INET6, s->announce_ip, ip) != 1)
+        add_error(ld, key_line(si, t, "announce_ip"), "announce_ip '%s' is "
+                  "not an IP address", s->announce_ip);
     if (s->heartbeat_ms * 2 >= s->election_timeout_ms)
         add_error(ld, key_line(si, t, "heartbeat_ms"), "heartbeat_ms %d must "
                   "be less than half of election_timeout_ms %d",

@@ -39,6 +39,8 @@ typedef struct config_sentinel {
     int snapshot_entries;
     bool join;
     char cluster_name[CONFIG_ID_MAX + 1];
+    char announce_ip[CONFIG_STR_MAX];
+    int announce_port;
 } config_sentinel;
 
 typedef struct config_peer {

@@ -56,6 +56,11 @@ const config_key config_sentinel_keys[] = {
     {"cluster_name", CT_ID, S(cluster_name), "raft-sentinel", 0, 0, false,
      false, NULL, "name of the monitor group; peers with another name are "
      "refused"},
+    {"announce_ip", CT_STRING, S(announce_ip), "", 0, 0, false, false, NULL,
+     "admin address given to clients (SENTINEL SENTINELS); empty = the "
+     "first bind address"},
+    {"announce_port", CT_PORT, S(announce_port), "", 1, 65535, false, false,
+     NULL, "admin port given to clients; empty = port"},
 };
 const size_t config_sentinel_nkeys =
     sizeof(config_sentinel_keys) / sizeof(config_sentinel_keys[0]);
@@ -220,6 +225,17 @@ parse_port(const config_key *k, const char *text, void *field, long max)
     return parse_int(k, text, field, max);
 }
 
+/* 0 is "derived" (empty in the file), so the printed config loads again. */
+static void
+format_port(const config_key *k, const void *field, char *buf, size_t len)
+{
+    int v = *(const int *)field;
+    if (v == 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, len, "%d", v);
+}
+
 static void
 expect_port(const config_key *k, long max, char *buf, size_t len)
 {
@@ -347,7 +363,7 @@ static const type_ops ops[] = {
     [CT_SECRET] = {parse_string, format_secret, expect_string},
     [CT_ID] = {parse_id, format_string, expect_id},
     [CT_INT] = {parse_int, format_int, expect_int},
-    [CT_PORT] = {parse_port, format_int, expect_port},
+    [CT_PORT] = {parse_port, format_port, expect_port},
     [CT_BOOL] = {parse_bool, format_bool, expect_bool},
     [CT_LOGLEVEL] = {parse_loglevel, format_loglevel, expect_loglevel},
     [CT_ADDR] = {parse_addr, format_addr, expect_addr},

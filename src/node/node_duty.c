@@ -36,13 +36,16 @@ register_self(node *n, uint64_t now)
     const config_sentinel *s = &n->cfg->sentinel;
     topo_cmd c = {.type = TOPO_CMD_MEMBER};
     snprintf(c.member.id, sizeof(c.member.id), "%s", s->id);
+    /* What clients can reach: announce_ip/port when set (NAT, a 0.0.0.0
+     * bind), else the first bind address and the admin port. */
     char bind[CONFIG_STR_MAX];
-    snprintf(bind, sizeof(bind), "%s", s->bind);
+    snprintf(bind, sizeof(bind), "%s", s->announce_ip[0] ? s->announce_ip
+                                                         : s->bind);
     char *sp = strpbrk(bind, " \t");
     if (sp)
         *sp = '\0';
     snprintf(c.member.admin.host, sizeof(c.member.admin.host), "%s", bind);
-    c.member.admin.port = s->port;
+    c.member.admin.port = s->announce_port ? s->announce_port : s->port;
 
     const topo_member *m = topo_find_member(&n->topo, s->id);
     if (m && same_addr(&m->admin, &c.member.admin))

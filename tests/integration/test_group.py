@@ -176,6 +176,18 @@ class GroupTest(harness.TestCase):
         self.assertIn(os.path.basename(seg), p.log())
         self.assertRegex(p.log(), r"offset \d+")
 
+    def test_announced_admin_address(self):
+        g = self.group(extra="announce_ip = 127.0.0.2\nannounce_port = 6000")
+        leader, _ = g.wait_leader()
+        command(g.admin[leader], "SENTINEL", "MONITOR", "a", "10.0.0.9", 6379, 2)
+
+        def others():
+            r = command(g.admin["m1"], "SENTINEL", "SENTINELS", "a")
+            return sorted((pairs(e)["name"], pairs(e)["ip"], pairs(e)["port"]) for e in r)
+        wait_until(lambda: others() == [("m2", "127.0.0.2", "6000"), ("m3", "127.0.0.2", "6000")],
+                   what="announced addresses")
+        self.assertEqual(g.status("m1")["leader_admin"], "127.0.0.2:6000")
+
     def test_sigterm_on_leader_hands_over_first(self):
         g = self.group()
         leader, term = g.wait_leader()

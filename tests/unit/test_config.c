@@ -82,6 +82,41 @@ START_TEST(test_golden)
 }
 END_TEST
 
+/* The effective configuration is itself a valid file that loads to the same
+ * configuration (secrets shown, so nothing is lost). */
+START_TEST(test_printed_config_loads_again)
+{
+    static const char *const valid[] = {"valid_full.ini", "valid_minimal.ini"};
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/tests/unit/config", srcdir());
+    ck_assert_int_eq(chdir(dir), 0);
+    config *a = config_load(valid[_i]);
+    ck_assert_int_eq(a->nerrors, 0);
+    char path[] = "/tmp/rs-test-config-print-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    config_print(a, f, true);
+    fclose(f);
+    config *b = config_load(path);
+    unlink(path);
+    for (int i = 0; i < b->nerrors; i++)
+        fprintf(stderr, "%s\n", b->errors[i]);
+    ck_assert_int_eq(b->nerrors, 0);
+    char *x = NULL, *y = NULL;
+    size_t xl, yl;
+    FILE *mx = open_memstream(&x, &xl), *my = open_memstream(&y, &yl);
+    config_print(a, mx, true);
+    config_print(b, my, true);
+    fclose(mx);
+    fclose(my);
+    ck_assert_str_eq(x, y);
+    free(x);
+    free(y);
+    config_free(a);
+    config_free(b);
+}
+END_TEST
+
 START_TEST(test_banana_quorum_names_line_key_and_range)
 {
     char path[4096];
@@ -142,6 +177,8 @@ static const struct malformed {
      "expected host:port"},
     {"control characters escaped", HEAD "log_level = \x1b[31mred\n", 0, 7,
      "'\\x1b[31mred'"},
+    {"announce_ip not an address", HEAD "announce_ip = example.com\n", 0, 7,
+     "announce_ip 'example.com' is not an IP address"},
     {"section without ]", HEAD "[master m\n", 0, 7, "without ']'"},
     {"indented key is not a continuation",
      HEAD "log_level = debug\n  log_level = notice\n",
@@ -263,6 +300,7 @@ main(void)
     TCase *tc = tcase_create("config");
     tcase_add_loop_test(tc, test_golden, 0,
                         (int)(sizeof(golden) / sizeof(golden[0])));
+    tcase_add_loop_test(tc, test_printed_config_loads_again, 0, 2);
     tcase_add_test(tc, test_banana_quorum_names_line_key_and_range);
     tcase_add_loop_test(tc, test_malformed, 0,
                         (int)(sizeof(malformed) / sizeof(malformed[0])));
