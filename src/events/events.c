@@ -75,7 +75,6 @@ events_emit(events *ev, const char *name, const char *set, const char *fmt,
 
     events_event e = {name, msg, set, events_level(name)};
     log_at(e.level, "%s %s", name, msg);
-    ev->emitted++;
     for (int i = 0; i < ev->nsinks; i++)
         ev->sinks[i].fn(ev->sinks[i].ctx, &e);
 }

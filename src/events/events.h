@@ -31,7 +31,6 @@ typedef struct events {
         void *ctx;
     } sinks[EVENTS_MAX_SINKS];
     int nsinks;
-    unsigned long emitted;
 } events;
 
 void events_init(events *ev);

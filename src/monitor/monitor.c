@@ -151,7 +151,9 @@ sync_replicas(monitor *m, mset *s, const topo_set *ts)
     }
 }
 
-void
+/* Follows the committed topology (sets, masters, replicas); cheap when
+ * nothing changed, so every tick calls it. */
+static void
 monitor_sync(monitor *m)
 {
     const topo *t = m->o.topo_get(m->o.topo_ctx);
@@ -365,9 +367,6 @@ fill_view(const inst *i, monitor_view *v)
     v->sdown = i->sdown;
     v->sdown_ms = i->sdown && now > i->sdown_at ? now - i->sdown_at : 0;
     v->auth_failed = mlink_auth_failed(i->link);
-    v->role_mismatch = i->role != MONITOR_ROLE_UNKNOWN &&
-                       i->role != (i->kind == MON_MASTER ? MONITOR_ROLE_MASTER
-                                                         : MONITOR_ROLE_SLAVE);
     v->pending = mlink_pending(i->link);
     v->last_ping_sent_ms = i->act_ping_at ? ago(now, i->act_ping_at) : 0;
     v->last_ok_ping_ms = ago(now, i->last_ok_at ? i->last_ok_at
@@ -376,7 +375,6 @@ fill_view(const inst *i, monitor_view *v)
                                                       : i->created_at);
     v->info_refresh_ms = ago(now, i->info_at);
     v->role_reported_ms = ago(now, i->role_at ? i->role_at : i->created_at);
-    v->link_error = mlink_last_error(i->link);
     v->info = i->info;
     v->has_info = i->has_info;
     v->info_raw = i->info_raw;

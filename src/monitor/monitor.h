@@ -43,10 +43,6 @@ typedef struct monitor_options {
 monitor *monitor_new(const monitor_options *o);
 void monitor_free(monitor *m);
 
-/* Re-reads the topology (sets, masters, replicas) after entries were
- * applied; cheap when nothing changed. */
-void monitor_sync(monitor *m);
-
 /* ---- views for the admin port ------------------------------------------- */
 
 typedef enum monitor_kind { MON_MASTER, MON_REPLICA } monitor_kind;
@@ -72,7 +68,6 @@ typedef struct monitor_view {
     bool connected;
     bool sdown;
     bool auth_failed;
-    bool role_mismatch;
     uint64_t sdown_ms;                  /* how long, when sdown */
     int pending;                        /* commands in flight */
     int64_t last_ping_sent_ms;          /* ago; 0 = none pending */
@@ -80,7 +75,6 @@ typedef struct monitor_view {
     int64_t last_ping_reply_ms;         /* ago */
     int64_t info_refresh_ms;            /* ago; -1 never */
     int64_t role_reported_ms;           /* ago */
-    const char *link_error;             /* "" when none */
     monitor_facts info;                 /* from the last INFO */
     bool has_info;
     char *info_raw;                     /* last INFO text (INFO-CACHE) */

@@ -285,7 +285,6 @@ node_process(node *n)
                         n->cfg->sentinel.data_dir);
             exit(EXIT_FAILURE);
         }
-        n->stats.fsyncs++;
         send_msgs(n, rd.msgs, rd.n_msgs);
         if (rd.has_soft_state)
             soft_state(n, &rd);
@@ -439,25 +438,10 @@ recover(node *n, storage_loaded *ld, char *err, size_t len)
         sp = &snap;
         n->applied = n->snap_index = ld->snap_index;
     }
-    /* Storage fsyncs a batch's entries before it renames the new hard
-     * state into place: a crash in between leaves entries (or a received
-     * snapshot) of a term the hard state has not reached.  Nothing of that
-     * batch was sent, in particular no vote in that term, so adopting the
-     * term with no vote is safe and keeps the monitor startable. */
-    raft_hard_state hs = ld->hard_state;
-    uint64_t top = ld->has_snapshot ? ld->snap_term : 0;
-    if (ld->n_entries && ld->entries[ld->n_entries - 1].term > top)
-        top = ld->entries[ld->n_entries - 1].term;
-    if (top > hs.term) {
-        log_notice("raft: the log holds term %llu beyond the stored term "
-                   "%llu (a crash before the hard state was written); "
-                   "adopting term %llu with no vote",
-                   (unsigned long long)top, (unsigned long long)hs.term,
-                   (unsigned long long)top);
-        hs.term = top;
-        hs.vote.s[0] = '\0';
-    }
-    int rc = raft_restore(n->r, &hs, sp, ld->entries, ld->n_entries);
+    /* A crash between a batch's entries and its hard state leaves entries
+     * of a newer term; raft_restore adopts that term with no vote. */
+    int rc = raft_restore(n->r, &ld->hard_state, sp, ld->entries,
+                          ld->n_entries);
     if (rc != RAFT_OK) {
         snprintf(err, len, "cannot restore the Raft state from %s: %s",
                  n->cfg->sentinel.data_dir, raft_strerror(rc));
@@ -637,5 +621,8 @@ void
 node_get_stats(const node *n, node_stats *st)
 {
     *st = n->stats;
+    storage_stats ss;
+    storage_get_stats(n->st, &ss);
+    st->fsyncs = ss.fsyncs;
     st->pending_writes = n->nwaiters;
 }

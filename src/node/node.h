@@ -46,7 +46,8 @@ void node_status(const node *n, raft_status *st);
 const char *node_id(const node *n);
 /* stale_reads = no and cut off from the group: answer -NOQUORUM. */
 bool node_readable(const node *n);
-/* True while this monitor is leader and heard from a majority recently. */
+/* True while this monitor's Raft role is leader (check-quorum makes a
+ * leader cut off from a majority step down within an election timeout). */
 bool node_is_leader(const node *n);
 
 typedef struct node_stats {
@@ -89,13 +90,12 @@ void node_report_opinion(node *n, const char *set, const config_addr *master,
  * line such as "-ERR No such master with that name" (see topo_result). */
 typedef void (*node_done_fn)(void *arg, const topo_result *res);
 
-/* Each returns a handle for node_cancel (never 0). */
+/* Each returns a handle identifying the write (never 0); done is called
+ * exactly once. */
 uint64_t node_submit(node *n, const topo_cmd *c, node_done_fn done,
                      void *arg);
 uint64_t node_submit_conf(node *n, raft_conf_op op, const char *id,
                           const char *addr, node_done_fn done, void *arg);
 uint64_t node_transfer(node *n, const char *id, node_done_fn done, void *arg);
-/* The asker went away: its callback will not be called. */
-void node_cancel(node *n, uint64_t handle);
 
 #endif

@@ -272,14 +272,6 @@ node_transfer(node *n, const char *id, node_done_fn done, void *arg)
     return submit(n, &q, done, arg);
 }
 
-void
-node_cancel(node *n, uint64_t handle)
-{
-    waiter *w = waiter_find(n, handle);
-    if (w)
-        w->done = NULL;     /* still tracked so a late ack is recognised */
-}
-
 /* ---- completion --------------------------------------------------------------- */
 
 void
